@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+// lora-squeeze: squeeze LoRA adapters to one deployment rank, and serve them.
+//
+// Layers point one way (see README "Layout"):
+//   lora-squeeze (CLI) → SqueezeEngine → AdapterFormats
+//                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
+import PackageDescription
+
+let package = Package(
+    name: "lora-squeeze",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lora-squeeze", targets: ["lora-squeeze"]),
+        .library(name: "SqueezeEngine", targets: ["SqueezeEngine"]),
+        .library(name: "AdapterFormats", targets: ["AdapterFormats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C shims: each imported by exactly one Swift module, found by pkg-config.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // Pure file formats: safetensors, PEFT, kohya. Bytes in, values or typed errors out.
+        .target(name: "AdapterFormats"),
+        // Linear algebra and the squeeze itself. Knows nothing of HTTP or SQLite.
+        .target(name: "SqueezeEngine",
+                dependencies: ["AdapterFormats", "CBLAS", "CLAPACKE",
+                               .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "lora-squeeze",
+                          dependencies: ["SqueezeEngine", "AdapterFormats",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")]),
+
+        // Fixture builders shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["AdapterFormats"], path: "Tests/TestSupport"),
+        .testTarget(name: "AdapterFormatsTests", dependencies: ["AdapterFormats", "TestSupport"]),
+        .testTarget(name: "SqueezeEngineTests", dependencies: ["SqueezeEngine", "AdapterFormats", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["lora-squeeze", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+#include <lapacke.h>
+// lapack_int is a #define, which Swift does not import.
+typedef lapack_int clapack_int;
