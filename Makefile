@@ -1,0 +1,41 @@
+# lora-squeeze — build, test and run. Every target installs what it needs on a fresh Debian machine.
+SHELL := /bin/bash
+SWIFT ?= swift
+DATA ?= ./data
+SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release test run demo bench clean
+
+# Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
+deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product lora-squeeze
+
+# The test command (README, CI): every Swift Testing suite.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# The run command (README): today it writes a demo adapter under $(DATA)/demo and squeezes it;
+# once the service lands it starts the server on its embedded default.
+run: release
+	.build/release/lora-squeeze demo --data $(DATA)
+
+demo: run
+
+# The squeeze benchmark (release build; prints figures, asserts nothing). See Benchmarks/README.md.
+bench: release
+	bash Benchmarks/squeeze.sh
+
+clean:
+	rm -rf .build
