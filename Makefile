@@ -5,7 +5,7 @@ DATA ?= ./data
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run demo bench clean
+.PHONY: deps pydeps build release test interop run demo bench clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -21,10 +21,21 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product lora-squeeze
 
-# The test command (README, CI): every Swift Testing suite.
-test: deps
+# Python packages for the interop check (the reference safetensors reader and numpy), from PyPI.
+pydeps:
+	@python3 -c 'import numpy, safetensors' 2>/dev/null || python3 -m pip install -q numpy safetensors
+
+# The test command (README, CI): every Swift Testing suite, then the interop check.
+test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
+
+# Outputs read back by the reference safetensors implementation, as PEFT and vLLM read them,
+# and checked against numpy's SVD.
+interop: pydeps
+	$(SWIFT) build --product lora-squeeze
+	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 
 # The run command (README): today it writes a demo adapter under $(DATA)/demo and squeezes it;
 # once the service lands it starts the server on its embedded default.
