@@ -4,6 +4,7 @@
 // Layers point one way (see README "Layout"):
 //   lora-squeeze (CLI) → SqueezeEngine → AdapterFormats
 //                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
+//   HTTPServer knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
 import PackageDescription
 
 let package = Package(
@@ -13,6 +14,7 @@ let package = Package(
         .executable(name: "lora-squeeze", targets: ["lora-squeeze"]),
         .library(name: "SqueezeEngine", targets: ["SqueezeEngine"]),
         .library(name: "AdapterFormats", targets: ["AdapterFormats"]),
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,16 +37,25 @@ let package = Package(
         .target(name: "SqueezeEngine",
                 dependencies: ["AdapterFormats", "CBLAS", "CLAPACKE",
                                .product(name: "Logging", package: "swift-log")]),
+        // HTTP/1.1 on sockets and Dispatch. Knows nothing of LoRA, SQLite or BLAS.
+        .target(name: "HTTPServer",
+                dependencies: [.product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "lora-squeeze",
                           dependencies: ["SqueezeEngine", "AdapterFormats",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
+
+        // The server side of Benchmarks/http/run.sh (wrk against it and nginx in the same run).
+        .executableTarget(name: "http-bench-server",
+                          dependencies: ["HTTPServer", .product(name: "Logging", package: "swift-log")],
+                          path: "Benchmarks/http/BenchServer"),
 
         // Fixture builders shared by the test targets.
         .target(name: "TestSupport", dependencies: ["AdapterFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "AdapterFormatsTests", dependencies: ["AdapterFormats", "TestSupport"]),
         .testTarget(name: "SqueezeEngineTests", dependencies: ["SqueezeEngine", "AdapterFormats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["lora-squeeze", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

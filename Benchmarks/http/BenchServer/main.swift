@@ -1,0 +1,35 @@
+// http-bench-server: serves the benchmark's bytes with HTTPServer, for Benchmarks/http/run.sh.
+//   http-bench-server PORT DIRECTORY
+// GET /healthz → "ok\n" from memory; GET /<name> → DIRECTORY/<name> with sendfile(2) (ranges and ETag too).
+// No access log, like the nginx configuration it is compared with.
+import Dispatch
+import HTTPServer
+import Logging
+
+let arguments = CommandLine.arguments
+guard arguments.count == 3, let port = UInt16(arguments[1]) else {
+    fatalError("usage: http-bench-server PORT DIRECTORY")
+}
+let directory = arguments[2]
+
+var logger = Logger(label: "http-bench-server")
+logger.logLevel = .warning
+
+var limits = HTTPLimits()
+limits.maxRequestsPerConnection = 1_000_000  // as nginx's keepalive_requests in the benchmark
+limits.maxConnections = 10_000
+
+let ok: [UInt8] = Array("ok\n".utf8)
+var router = HTTPRouter()
+router.add(.get, "/healthz") { _ in .bytes(ok, contentType: "text/plain") }
+router.add(.get, "/:name") { request in
+    let name = request.pathParameters["name"] ?? ""
+    guard !name.contains("/"), !name.hasPrefix(".") else { throw HTTPError.notFound("no such file") }
+    return try .file(path: directory + "/" + name, request: request)
+}
+
+let server = HTTPServer(configuration: .init(address: .loopbackIPv4(port: port), limits: limits, backlog: 4096),
+                        handler: router, logger: logger)
+let address = try server.start()
+print("http-bench-server listening on \(address)")
+dispatchMain()

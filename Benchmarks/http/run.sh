@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# HTTPServer vs nginx on loopback, measured by wrk in the same run, serving the same bytes:
+#   /healthz   "ok\n" (3 bytes)     small responses, keep-alive
+#   /big.bin   64 MiB file          throughput (both with sendfile)
+# and 1,000 concurrent keep-alive connections on /healthz (errors are reported).
+#
+#   Benchmarks/http/run.sh [DURATION_SECONDS]     (default 10)
+#
+# Installs nginx and wrk with apt-get when missing. Builds the benchmark server in release mode:
+# the `http-bench-server` product when Package.swift has it, otherwise a temporary package
+# (under .build-bench/) made of Sources/HTTPServer and Benchmarks/http/BenchServer.
+# Prints a table and the ratios; it is not a pass/fail test.
+set -euo pipefail
+duration="${1:-10}"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+work="$root/.build-bench"
+ours_port=18080
+nginx_port=18081
+mkdir -p "$work"
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+
+# --- the server under test ----------------------------------------------------------------
+bench_server=""
+if (cd "$root" && swift build -c release --scratch-path .build-bench/pkg-main --product http-bench-server) >"$work/build-main.log" 2>&1; then
+    bench_server="$root/.build-bench/pkg-main/release/http-bench-server"
+else
+    pkg="$work/pkg"
+    mkdir -p "$pkg/Sources"
+    ln -sfn "$root/Sources/HTTPServer" "$pkg/Sources/HTTPServer"
+    ln -sfn "$here/BenchServer" "$pkg/Sources/http-bench-server"
+    cat > "$pkg/Package.swift" <<'SWIFT'
+// swift-tools-version: 6.0
+// Temporary package made by Benchmarks/http/run.sh until Package.swift has the http-bench-server target.
+import PackageDescription
+let package = Package(
+    name: "http-bench",
+    dependencies: [.package(url: "https://github.com/apple/swift-log", from: "1.6.0")],
+    targets: [
+        .target(name: "HTTPServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "http-bench-server",
+                          dependencies: ["HTTPServer", .product(name: "Logging", package: "swift-log")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+SWIFT
+    (cd "$pkg" && swift build -c release --product http-bench-server) >"$work/build.log" 2>&1 \
+        || { cat "$work/build.log" >&2; exit 1; }
+    bench_server="$pkg/.build/release/http-bench-server"
+fi
+
+# --- the same bytes for both --------------------------------------------------------------
+www="$work/www"
+mkdir -p "$www"
+chmod 755 "$work" "$www"
+printf 'ok\n' > "$www/healthz"
+[ -f "$www/big.bin" ] && [ "$(stat -c %s "$www/big.bin")" = 67108864 ] \
+    || head -c 67108864 /dev/urandom > "$www/big.bin"
+chmod 644 "$www"/*
+
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+error_log $work/nginx-error.log warn;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $www;
+        location = /healthz { default_type text/plain; }
+    }
+}
+NGINX
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+"$nginx_bin" -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
+pids+=($!)
+"$bench_server" "$ours_port" "$www" >"$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do
+    curl -sf "http://127.0.0.1:$ours_port/healthz" >/dev/null 2>&1 \
+        && curl -sf "http://127.0.0.1:$nginx_port/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+cmp <(curl -sf "http://127.0.0.1:$ours_port/big.bin") "$www/big.bin" \
+    && cmp <(curl -sf "http://127.0.0.1:$nginx_port/big.bin") "$www/big.bin" \
+    || { echo "the servers do not serve the same bytes" >&2; exit 1; }
+
+# --- wrk ----------------------------------------------------------------------------------
+ulimit -n 20000 2>/dev/null || true
+declare -A rps tput errors
+run() {  # name server port path threads connections
+    local out
+    out="$(wrk -t"$5" -c"$6" -d"${duration}s" --latency "http://127.0.0.1:$3$4" 2>&1)"
+    echo "$out" > "$work/wrk-$1-$2.txt"
+    rps[$1-$2]="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+    tput[$1-$2]="$(awk '/^Transfer\/sec:/ {print $2}' <<<"$out")"
+    errors[$1-$2]="$(awk '/Socket errors|Non-2xx/ {printf "%s ", $0}' <<<"$out")"
+}
+for server in ours nginx; do
+    port=$ours_port; [ "$server" = nginx ] && port=$nginx_port
+    run small "$server" "$port" /healthz 2 100
+    run large "$server" "$port" /big.bin 2 4
+    run c1000 "$server" "$port" /healthz 2 1000
+done
+
+to_mib() {  # wrk's "123.45MB" → MiB/s
+    awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+        if (u == "GB") n *= 1024; else if (u == "KB") n /= 1024; else if (u == "B") n /= 1048576; printf "%.1f", n }'
+}
+echo
+echo "HTTPServer vs nginx $("$nginx_bin" -v 2>&1 | sed 's/.*\///'), wrk ${duration}s each, $(nproc) cores"
+printf '%-34s %14s %14s %8s\n' "" "HTTPServer" "nginx" "ratio"
+for test in small c1000; do
+    label="/healthz req/s, 100 conns"; [ "$test" = c1000 ] && label="/healthz req/s, 1000 conns"
+    printf '%-34s %14s %14s %7.0f%%\n' "$label" "${rps[$test-ours]}" "${rps[$test-nginx]}" \
+        "$(awk -v a="${rps[$test-ours]}" -v b="${rps[$test-nginx]}" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+done
+ours_mib="$(to_mib "${tput[large-ours]}")"; nginx_mib="$(to_mib "${tput[large-nginx]}")"
+printf '%-34s %14s %14s %7.0f%%\n' "64 MiB file MiB/s, 4 conns" "$ours_mib" "$nginx_mib" \
+    "$(awk -v a="$ours_mib" -v b="$nginx_mib" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+echo
+for key in "${!errors[@]}"; do
+    [ -n "${errors[$key]}" ] && echo "$key: ${errors[$key]}"
+done
+echo "targets: small ≥ 50 % of nginx req/s, large file ≥ 90 % of nginx throughput, 1000 connections without errors"
+echo "raw wrk output: $work/wrk-*.txt"

@@ -1,0 +1,46 @@
+/// A path pattern: literal segments, `:name` parameters matching one segment, and an optional
+/// trailing `*` matching the rest of the path (captured as parameter "*").
+public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
+    enum Segment: Sendable, Hashable {
+        case literal(String)
+        case parameter(String)
+        case rest
+    }
+
+    let segments: [Segment]
+    public let description: String
+
+    public init(_ pattern: String) {
+        description = pattern
+        let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
+        segments = parts.enumerated().map { index, part in
+            if part == "*", index == parts.count - 1 { return .rest }
+            if part.hasPrefix(":"), part.count > 1 { return .parameter(String(part.dropFirst())) }
+            return .literal(String(part))
+        }
+    }
+
+    /// The parameters when `path` (percent-encoded) matches, else nil. Segments are percent-decoded
+    /// before comparison; a segment that does not decode to UTF-8 matches nothing.
+    func match(_ path: String) -> [String: String]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        var parameters: [String: String] = [:]
+        var i = 0
+        for segment in segments {
+            switch segment {
+            case .rest:
+                let rest = parts[i...].map(String.init).joined(separator: "/")
+                guard let decoded = PercentDecoding.decode(rest) else { return nil }
+                parameters["*"] = decoded
+                return parameters
+            case .literal(let literal):
+                guard i < parts.count, PercentDecoding.decode(String(parts[i])) == literal else { return nil }
+            case .parameter(let name):
+                guard i < parts.count, let decoded = PercentDecoding.decode(String(parts[i])) else { return nil }
+                parameters[name] = decoded
+            }
+            i += 1
+        }
+        return i == parts.count ? parameters : nil
+    }
+}

@@ -1,0 +1,368 @@
+import Dispatch
+import Logging
+
+/// One client connection: reads bytes with a Dispatch read source, drives an `HTTPRequestParser`,
+/// runs the handler in a task off the I/O queue, and writes responses in request order.
+///
+/// Concurrency: every stored property below is touched only on `queue` (a serial queue); handler
+/// tasks and body readers reach the connection only through `queue.async`. That confinement is what
+/// the `@unchecked Sendable` promises.
+final class HTTPConnection: @unchecked Sendable {
+    let id: UInt64
+    let socket: Socket
+    let queue: DispatchQueue
+    let limits: HTTPLimits
+    let handler: any HTTPHandler
+    let logger: Logger
+    let remoteAddress: SocketAddress?
+    private let onClose: @Sendable (UInt64) -> Void
+
+    var parser: HTTPRequestParser
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    var timer: DispatchSourceTimer?
+    private var readPaused = false
+    private var writeArmed = false
+    private var sourcesToCancel = 0
+
+    enum Phase { case open, lingering, closed }
+    var phase: Phase = .open
+    var output = OutputQueue()
+    var exchange: Exchange?
+    private var exchangeCount: UInt64 = 0
+    var requestsServed = 0
+    var shuttingDown = false
+    var peerClosed = false
+    /// Set when an error response was queued with no exchange: close once it is written.
+    var closeWhenDrained = false
+
+    // Deadlines in DispatchTime uptime nanoseconds; see HTTPConnection+Timers.swift.
+    var headerDeadline: UInt64?
+    var idleDeadline: UInt64?
+    var bodyDeadline: UInt64?
+    var handlerDeadline: UInt64?
+    var sendDeadline: UInt64?
+    var lingerDeadline: UInt64?
+
+    /// One request and its response.
+    final class Exchange {
+        let number: UInt64
+        let head: HTTPRequestHead
+        let requestID: String
+        let body: BodyChannel?
+        var bodyComplete: Bool
+        var bodyBlocked = false
+        var continueSent = false
+        var task: Task<Void, Never>?
+        var responseStarted = false
+        var closeAfterResponse = false
+        var streamRunning = false
+        var streamFraming: ResponseEncoder.Framing = .none
+        var streamLength: Int?
+        var streamWritten = 0
+        var writerWaiter: CheckedContinuation<Void, any Error>?
+
+        init(number: UInt64, head: HTTPRequestHead, requestID: String, body: BodyChannel?) {
+            self.number = number
+            self.head = head
+            self.requestID = requestID
+            self.body = body
+            self.bodyComplete = false
+        }
+    }
+
+    init(id: UInt64, socket: Socket, remoteAddress: SocketAddress?, limits: HTTPLimits, handler: any HTTPHandler,
+         logger: Logger, target: DispatchQueue, onClose: @escaping @Sendable (UInt64) -> Void) {
+        self.id = id
+        self.socket = socket
+        self.remoteAddress = remoteAddress
+        self.limits = limits
+        self.handler = handler
+        self.logger = logger
+        self.onClose = onClose
+        self.parser = HTTPRequestParser(limits: limits)
+        self.queue = DispatchQueue(label: "HTTPServer.connection", target: target)
+    }
+
+    /// Starts reading; the first request head must arrive within `headerTimeout` of now.
+    func start() {
+        queue.async { [self] in
+            let read = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: queue)
+            read.setEventHandler { [self] in onReadable() }
+            let write = DispatchSource.makeWriteSource(fileDescriptor: socket.fd, queue: queue)
+            write.setEventHandler { [self] in flush() }
+            // The descriptor is closed only after both sources are cancelled (Dispatch requires it).
+            sourcesToCancel = 2
+            let cancelled = { [self] in
+                sourcesToCancel -= 1
+                if sourcesToCancel == 0 { socket.close() }
+            }
+            read.setCancelHandler(handler: cancelled)
+            write.setCancelHandler(handler: cancelled)
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { [self] in onTimer() }
+            readSource = read
+            writeSource = write
+            self.timer = timer
+            headerDeadline = deadline(after: limits.headerTimeout)
+            read.resume()
+            timer.resume()
+            rescheduleTimer()
+        }
+    }
+
+    // MARK: Reading
+
+    private func onReadable() {
+        guard phase != .closed else { return }
+        let result = withUnsafeTemporaryAllocation(byteCount: 32 * 1024, alignment: 16) { buffer -> IOResult in
+            let result = socket.read(into: buffer)
+            if case .bytes(let n) = result, phase == .open {
+                parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            }
+            return result
+        }
+        switch result {
+        case .bytes:
+            if phase == .lingering { return }  // discarded: the response is out, we wait for the peer's FIN
+            if let exchange, !exchange.bodyComplete { bodyDeadline = deadline(after: limits.bodyIdleTimeout) }
+            process()
+        case .wouldBlock:
+            return
+        case .endOfFile:
+            peerClosed = true
+            if phase == .lingering { return teardown() }
+            updateReading()  // a socket at EOF stays readable: stop watching it
+            handleEndOfInput()
+        case .failed(let code):
+            logger.debug("read failed", metadata: ["errno": "\(code)", "connection": "\(id)"])
+            teardown()
+        }
+    }
+
+    /// The peer ended its side. Between requests that ends the connection; inside a request it is an
+    /// incomplete message (RFC 9112 §8), answered with 400 unless a response has begun.
+    private func handleEndOfInput() {
+        if let exchange {
+            if exchange.bodyComplete { return }  // the response is still due; it is sent, then we close
+            do { try parser.finish() } catch { return failFraming(error) }
+        } else if !output.isEmpty || closeWhenDrained {
+            return
+        } else {
+            do { try parser.finish() } catch { return failFraming(error) }
+            teardown()
+        }
+    }
+
+    /// Drives the parser over buffered bytes, one request at a time: after a request's end, parsing
+    /// stops until its response is written, so pipelined requests are answered in order.
+    func process() {
+        while phase == .open, !closeWhenDrained {
+            if let exchange, exchange.bodyComplete || exchange.bodyBlocked { break }
+            if exchange == nil, shuttingDown { break }
+            let event: HTTPParserEvent?
+            do {
+                event = try parser.next()
+            } catch {
+                return failFraming(error)
+            }
+            guard let event else { break }
+            switch event {
+            case .head(let head):
+                begin(head)
+            case .body(let chunk):
+                guard let exchange else { break }
+                if exchange.body?.push(chunk) == false { exchange.bodyBlocked = true }
+            case .end:
+                guard let exchange else { break }
+                exchange.bodyComplete = true
+                exchange.body?.finish()
+                bodyDeadline = nil
+            }
+        }
+        if phase == .open, exchange == nil, !parser.isAtMessageBoundary, headerDeadline == nil {
+            // RFC 9112 §9.5 / nginx client_header_timeout: the whole head must arrive within the limit,
+            // counted from its first byte, however slowly the bytes trickle in.
+            idleDeadline = nil
+            headerDeadline = deadline(after: limits.headerTimeout)
+        }
+        if let exchange, exchange.bodyBlocked { bodyDeadline = nil }  // we stopped reading, not the client
+        updateReading()
+        rescheduleTimer()
+    }
+
+    /// Starts an exchange for a parsed head and runs the handler in a task.
+    private func begin(_ head: HTTPRequestHead) {
+        requestsServed += 1
+        exchangeCount += 1
+        headerDeadline = nil
+        idleDeadline = nil
+        let number = exchangeCount
+        let requestID = RequestID.resolve(head.headers["X-Request-Id"])
+        let channel: BodyChannel? = head.hasBody
+            ? BodyChannel { [weak self] first in
+                guard let self else { return }
+                queue.async { self.bodyDemanded(number: number, first: first) }
+            }
+            : nil
+        let exchange = Exchange(number: number, head: head, requestID: requestID, body: channel)
+        self.exchange = exchange
+        if head.hasBody { bodyDeadline = deadline(after: limits.bodyIdleTimeout) }
+        handlerDeadline = deadline(after: limits.handlerTimeout)
+
+        let request = HTTPRequest(head: head,
+                                  body: HTTPRequestBody(channel: channel, expectedLength: head.contentLength),
+                                  requestID: requestID, remoteAddress: remoteAddress)
+        let handler = self.handler, logger = self.logger
+        exchange.task = Task { [self] in
+            let response: HTTPResponse
+            do {
+                response = try await handler.handle(request)
+            } catch {
+                response = HTTPResponse.forError(error, request: request, logger: logger)
+            }
+            queue.async { self.respond(response, number: number) }
+        }
+    }
+
+    /// The handler started or resumed reading the body.
+    private func bodyDemanded(number: UInt64, first: Bool) {
+        guard phase == .open, let exchange, exchange.number == number else { return }
+        // RFC 9110 §10.1.1: send 100 (Continue) once the handler wants the body, unless a final
+        // response has started or the body already arrived.
+        if first, exchange.head.expectsContinue, !exchange.continueSent, !exchange.responseStarted,
+           !exchange.bodyComplete {
+            exchange.continueSent = true
+            output.append(ResponseEncoder.continueResponse)
+            flush()
+        }
+        if exchange.bodyBlocked {
+            exchange.bodyBlocked = false
+            bodyDeadline = deadline(after: limits.bodyIdleTimeout)
+            process()
+        }
+    }
+
+    /// A framing error: answer its status with `Connection: close` unless a response has begun (then
+    /// abort), and never parse what follows (RFC 9112 §6.3).
+    func failFraming(_ error: HTTPParseError) {
+        logger.debug("rejected request", metadata: ["status": "\(error.status.code)", "reason": "\(error)",
+                                                    "connection": "\(id)"])
+        sendErrorAndClose(HTTPError(error))
+    }
+
+    /// Answers `error` (if no response has begun), then closes the connection.
+    func sendErrorAndClose(_ error: HTTPError) {
+        guard phase == .open else { return }
+        logger.debug("answering with an error and closing", metadata: [
+            "status": "\(error.status.code)", "type": "\(error.type)", "connection": "\(id)",
+            "response-started": "\(exchange?.responseStarted ?? false)",
+        ])
+        let requestID: String
+        if let exchange {
+            exchange.body?.fail(error)
+            exchange.task?.cancel()
+            exchange.writerWaiter?.resume(throwing: error)
+            exchange.writerWaiter = nil
+            if exchange.responseStarted { return teardown() }
+            requestID = exchange.requestID
+            self.exchange = nil
+        } else {
+            requestID = RequestID.generate()
+        }
+        headerDeadline = nil
+        idleDeadline = nil
+        bodyDeadline = nil
+        handlerDeadline = nil
+        let response = HTTPResponse.problem(error, requestID: requestID)
+        let framing = ResponseEncoder.framing(for: response, requestVersion: .http1_1)
+        var bytes = ResponseEncoder.head(for: response, framing: framing, close: true, keepAliveHTTP10: false,
+                                         requestID: requestID)
+        if case .bytes(let body) = response.body { bytes += body }
+        closeWhenDrained = true
+        output.append(bytes)
+        updateReading()
+        flush()
+    }
+
+    /// Reads are wanted while lingering (to discard), and while open unless the current request is
+    /// complete and waiting for its response, or its body reader is behind.
+    func updateReading() {
+        guard let readSource, phase != .closed else { return }
+        var wanted = !peerClosed
+        if phase == .open {
+            if closeWhenDrained { wanted = false }
+            if let exchange, exchange.bodyComplete || exchange.bodyBlocked { wanted = false }
+        }
+        if wanted, readPaused {
+            readPaused = false
+            readSource.resume()
+        } else if !wanted, !readPaused {
+            readPaused = true
+            readSource.suspend()
+        }
+    }
+
+    func armWrite(_ armed: Bool) {
+        guard let writeSource, phase != .closed, armed != writeArmed else { return }
+        writeArmed = armed
+        if armed { writeSource.resume() } else { writeSource.suspend() }
+    }
+
+    // MARK: Closing
+
+    /// After the last response: stop sending (FIN), then read and discard what the client still sends
+    /// for up to `lingerTimeout`, so it reads our response instead of a TCP reset (nginx lingering_close).
+    func beginClosing() {
+        guard phase == .open else { return }
+        if peerClosed { return teardown() }
+        phase = .lingering
+        socket.shutdownWrite()
+        headerDeadline = nil
+        idleDeadline = nil
+        bodyDeadline = nil
+        handlerDeadline = nil
+        sendDeadline = nil
+        lingerDeadline = deadline(after: limits.lingerTimeout)
+        updateReading()
+        rescheduleTimer()
+    }
+
+    /// Releases everything now. Safe to call more than once.
+    func teardown() {
+        guard phase != .closed else { return }
+        logger.trace("connection closed", metadata: ["connection": "\(id)", "phase": "\(phase)",
+                                                     "requests": "\(requestsServed)"])
+        if let exchange {
+            exchange.task?.cancel()
+            exchange.body?.fail(CancellationError())
+            exchange.writerWaiter?.resume(throwing: CancellationError())
+            exchange.writerWaiter = nil
+        }
+        exchange = nil
+        output.removeAll()
+        // Cancel before resuming: a suspended source must be resumed for its cancel handler to run,
+        // and Dispatch traps when a suspended source is released.
+        timer?.cancel()
+        readSource?.cancel()
+        writeSource?.cancel()
+        if readPaused { readSource?.resume() }
+        if !writeArmed { writeSource?.resume() }
+        phase = .closed
+        onClose(id)
+    }
+
+    /// Called by the server on shutdown: idle connections close now, busy ones after their response.
+    func beginShutdown() {
+        queue.async { [self] in
+            guard phase == .open else { return }
+            shuttingDown = true
+            if exchange == nil, output.isEmpty, !closeWhenDrained { teardown() }
+        }
+    }
+
+    /// Closes at once, whatever is in flight (the shutdown deadline passed).
+    func forceClose() {
+        queue.async { [self] in teardown() }
+    }
+}

@@ -1,0 +1,153 @@
+import Dispatch
+import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An HTTP/1.1 server on non-blocking sockets and Dispatch sources (epoll on Linux). Idle
+/// connections cost a file descriptor and a little memory, no thread; handlers run in tasks.
+///
+///     let server = HTTPServer(configuration: .init(address: .loopbackIPv4(port: 0)), handler: router)
+///     let address = try server.start()
+///     …
+///     await server.shutdown(deadline: .seconds(10))
+public final class HTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        /// Where to listen; port 0 picks a free port (see `start()`'s result).
+        public var address: SocketAddress
+        public var limits: HTTPLimits
+        /// listen(2) backlog.
+        public var backlog: Int32
+
+        public init(address: SocketAddress = .loopbackIPv4(port: 8080), limits: HTTPLimits = .default,
+                    backlog: Int32 = 1024) {
+            self.address = address
+            self.limits = limits
+            self.backlog = backlog
+        }
+    }
+
+    private struct State {
+        var listener: Socket?
+        var acceptSource: DispatchSourceRead?
+        var localAddress: SocketAddress?
+        var connections: [UInt64: HTTPConnection] = [:]
+        var nextID: UInt64 = 0
+        var accepting = false
+    }
+
+    public let configuration: Configuration
+    private let handler: any HTTPHandler
+    private let logger: Logger
+    private let state = Locked(State())
+    private let acceptQueue = DispatchQueue(label: "HTTPServer.accept")
+    private let ioQueue = DispatchQueue(label: "HTTPServer.io", attributes: .concurrent)
+
+    public init(configuration: Configuration = .init(), handler: some HTTPHandler,
+                logger: Logger = Logger(label: "HTTPServer")) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+    }
+
+    /// Binds, listens and starts accepting. Returns the bound address (with the real port).
+    @discardableResult
+    public func start() throws -> SocketAddress {
+        // A peer that resets while we write must not kill the process; send(2) uses MSG_NOSIGNAL,
+        // but sendfile(2) has no such flag.
+        signal(SIGPIPE, SIG_IGN)
+        let listener = try Socket.listen(on: configuration.address, backlog: configuration.backlog)
+        let address: SocketAddress
+        do { address = try listener.localAddress() } catch { listener.close(); throw error }
+        let source = DispatchSource.makeReadSource(fileDescriptor: listener.fd, queue: acceptQueue)
+        source.setEventHandler { [self] in acceptPending(listener) }
+        source.setCancelHandler { listener.close() }
+        state.withLock {
+            $0.listener = listener
+            $0.acceptSource = source
+            $0.localAddress = address
+            $0.accepting = true
+        }
+        source.resume()
+        logger.info("listening", metadata: ["address": "\(address)"])
+        return address
+    }
+
+    /// The bound address once started.
+    public var localAddress: SocketAddress? { state.withLock { $0.localAddress } }
+
+    /// Open client connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    private static let overloaded: [UInt8] = {
+        let body = #"{"type":"/problems/too-many-connections","title":"Service Unavailable","status":503,"#
+            + #""detail":"the server has too many open connections; try again later"}"#
+        return Array(("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8)
+    }()
+
+    private func acceptPending(_ listener: Socket) {
+        // Bounded per event so one busy listener cannot starve the queue; epoll reports the rest.
+        for _ in 0..<256 {
+            let accepted: (Socket, SocketAddress?)?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                logger.warning("accept failed", metadata: ["error": "\(error)"])
+                return
+            }
+            guard let (socket, peer) = accepted else { return }
+            let connection: HTTPConnection? = state.withLock { s in
+                guard s.accepting, s.connections.count < configuration.limits.maxConnections else { return nil }
+                s.nextID += 1
+                let connection = HTTPConnection(
+                    id: s.nextID, socket: socket, remoteAddress: peer, limits: configuration.limits,
+                    handler: handler, logger: logger, target: ioQueue,
+                    onClose: { [weak self] id in self?.connectionClosed(id) })
+                s.connections[s.nextID] = connection
+                return connection
+            }
+            if let connection {
+                connection.start()
+            } else {
+                // Over the connection limit: a best-effort 503 on the fresh socket, then close.
+                Self.overloaded.withUnsafeBytes { _ = socket.write($0) }
+                socket.close()
+            }
+        }
+    }
+
+    private func connectionClosed(_ id: UInt64) {
+        state.withLock { _ = $0.connections.removeValue(forKey: id) }
+    }
+
+    /// Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests finish
+    /// (their responses carry `Connection: close`), and after `deadline` closes whatever is left.
+    public func shutdown(deadline: Duration) async {
+        let (source, connections) = state.withLock { s -> (DispatchSourceRead?, [HTTPConnection]) in
+            s.accepting = false
+            defer { s.acceptSource = nil }
+            return (s.acceptSource, Array(s.connections.values))
+        }
+        source?.cancel()
+        logger.info("shutting down", metadata: ["connections": "\(connections.count)"])
+        for connection in connections { connection.beginShutdown() }
+
+        let clock = ContinuousClock()
+        let end = clock.now.advanced(by: deadline)
+        while connectionCount > 0, clock.now < end {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let remaining = state.withLock { Array($0.connections.values) }
+        if !remaining.isEmpty {
+            logger.warning("closing connections still busy at the shutdown deadline", metadata: ["count": "\(remaining.count)"])
+        }
+        for connection in remaining { connection.forceClose() }
+        // Teardown is asynchronous on each connection's queue; wait for it, briefly.
+        for _ in 0..<200 where connectionCount > 0 {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
