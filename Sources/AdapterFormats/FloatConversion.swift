@@ -132,7 +132,7 @@ public enum FloatConversion {
     }
 
     /// Encodes `values` as little-endian `dtype` elements (F32, F16 or BF16).
-    static func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
+    public static func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         precondition(dtype.isFloatWritable, "encode called with non-writable dtype \(dtype.rawValue)")
         let byteCount = values.count * dtype.byteWidth
         guard byteCount > 0 else { return [] }

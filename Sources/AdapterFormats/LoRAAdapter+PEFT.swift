@@ -69,11 +69,14 @@ struct PEFTTensorName {
     let key: String
     let role: Role
     let embedding: Bool
+    /// `lora_A`, `lora_B`, `lora_embedding_A`, … (a bias belongs to the factor it names).
+    let marker: String
 
     init?(_ name: String) {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         guard let i = parts.lastIndex(where: { Self.markers.contains(String($0)) }), i > 0 else { return nil }
         let marker = String(parts[i])
+        self.marker = marker
         let rest = parts[(i + 1)...].map(String.init)
         key = parts[..<i].joined(separator: ".")
         embedding = marker.hasPrefix("lora_embedding")

@@ -92,8 +92,16 @@ extension LoRAAdapter {
         var ranks: [String: Int] = [:]
         for (m, r) in zip(modules, moduleRanks) { ranks[m.name] = r }
         let replacedAlphas = Set(modules.map { $0.key + ".alpha" })
+        // PEFT (`lora_bias=True`) adds `scale · lora_B(lora_A(x))`, lora_B's bias included; with the
+        // scale folded into the factors, the bias must carry it too.
+        let scales = Dictionary(modules.map { ($0.key, $0.scale) }, uniquingKeysWith: { first, _ in first })
         for entry in passthrough {
             if case .kohya = format, replacedAlphas.contains(entry.name) { continue }
+            if case .peft = format, let name = PEFTTensorName(entry.name), name.role == .bias, name.marker == "lora_B",
+               let scale = scales[name.key], scale != 1 {
+                tensors.append(try scaledBias(entry, by: scale))
+                continue
+            }
             tensors.append(TensorToWrite(name: entry.name, dtype: entry.dtype, shape: entry.shape,
                                          bytes: Array(weights.rawBytes(of: entry))))
         }
@@ -116,6 +124,20 @@ extension LoRAAdapter {
                 if meta?["ss_network_alpha"] != nil { meta?["ss_network_alpha"] = String(r) }
             }
             return OutputAdapter(format: .kohya, tensors: tensors, metadata: meta, kohyaFileName: kohyaFileName)
+        }
+    }
+
+    /// A lora_B bias times `scale`, in its own dtype (F64 stays F64).
+    private func scaledBias(_ entry: TensorEntry, by scale: Double) throws(AdapterError) -> TensorToWrite {
+        let values = try Self.finiteDoubles(weights, entry).map { $0 * scale }
+        if entry.dtype == .f64 {
+            return TensorToWrite(name: entry.name, dtype: .f64, shape: entry.shape,
+                                 bytes: values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+        }
+        do throws(SafetensorsError) {
+            return try .floats(values.map { Float($0) }, name: entry.name, shape: entry.shape, dtype: entry.dtype)
+        } catch {
+            throw .safetensors(file: entry.name, error)
         }
     }
 

@@ -9,14 +9,28 @@ enum PatternKey {
     }
 
     static func matches(key: String, module: String) -> Bool {
-        // Plain dotted names (by far the common case) need no regex engine.
-        if key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" }) && !key.contains("..") {
-            if module == key { return true }
-            if module.hasSuffix("." + key) { return true }
-            guard key.contains(".") else { return false }
-            // A "." in a regex matches any character; honour that for fidelity with PEFT.
+        // Keys made of name characters (by far the common case) need no regex engine: in the regex,
+        // every "." is a wildcard and everything else literal, so `(.*\.)?(KEY)$` holds exactly when
+        // the module's last key.count characters match KEY position by position and are either the
+        // whole name or preceded by a literal ".". Same answer as the regex, without compiling one.
+        let k = Array(key.utf8), m = Array(module.utf8)
+        if !k.isEmpty, k.allSatisfy(isPlain) {
+            guard m.count >= k.count else { return false }
+            let start = m.count - k.count
+            for i in 0..<k.count where k[i] != UInt8(ascii: ".") && k[i] != m[start + i] { return false }
+            return start == 0 || m[start - 1] == UInt8(ascii: ".")
         }
         guard let regex = try? Regex("(?:.*\\.)?(?:" + key + ")") else { return false }
         return (try? regex.wholeMatch(in: module)) != nil
+    }
+
+    private static func isPlain(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
     }
 }

@@ -50,6 +50,30 @@ public enum SafetensorsWriter {
 
     /// The length prefix and the padded JSON header, after validating every tensor.
     static func prefix(_ tensors: [TensorToWrite], metadata: [String: String]?) throws(SafetensorsError) -> [UInt8] {
+        for tensor in tensors {
+            if let byteCount = try byteCount(of: tensor.name, shape: tensor.shape, dtype: tensor.dtype),
+               tensor.bytes.count != byteCount {
+                throw .bytesDoNotMatchShape(tensor: tensor.name, dtype: tensor.dtype, shape: tensor.shape, byteCount: tensor.bytes.count)
+            }
+        }
+        return try header(tensors.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) }, metadata: metadata)
+    }
+
+    /// A tensor's name, dtype and shape, without its data: enough to write a header first and stream
+    /// the data after it (tensors in the given order, offsets contiguous from 0).
+    public struct TensorSpec: Sendable, Equatable {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        public init(name: String, dtype: DType, shape: [Int]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+        }
+    }
+
+    /// The length prefix and padded JSON header for tensors whose data will follow in this order.
+    public static func header(_ specs: [TensorSpec], metadata: [String: String]?) throws(SafetensorsError) -> [UInt8] {
         var json = "{"
         var separator = ""
         if let metadata {
@@ -60,14 +84,11 @@ public enum SafetensorsWriter {
         }
         var names = Set<String>()
         var offset = 0
-        for tensor in tensors {
+        for tensor in specs {
             try validateName(tensor.name)
             guard names.insert(tensor.name).inserted else { throw .duplicateTensorName(tensor.name) }
             guard let byteCount = try byteCount(of: tensor.name, shape: tensor.shape, dtype: tensor.dtype) else {
                 throw .sizeOverflow(tensor: tensor.name, dtype: tensor.dtype, shape: tensor.shape)
-            }
-            guard tensor.bytes.count == byteCount else {
-                throw .bytesDoNotMatchShape(tensor: tensor.name, dtype: tensor.dtype, shape: tensor.shape, byteCount: tensor.bytes.count)
             }
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             json += separator + quoted(tensor.name)

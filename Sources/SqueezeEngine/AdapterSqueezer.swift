@@ -17,6 +17,11 @@ public struct AdapterSqueezer: Sendable {
 
     public init(module: ModuleSqueezer, deploymentRank: Int?, dtype: DType? = nil,
                 workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        var module = module
+        // Padding to R needs every module at most R: an energy/ratio rule without its own cap gets R.
+        if let r = deploymentRank, module.policy.maxRank == nil, module.policy.rule != .fixed(r) {
+            if case .fixed = module.policy.rule {} else { module.policy.maxRank = r }
+        }
         self.module = module
         self.deploymentRank = deploymentRank
         self.dtype = dtype
