@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SqueezeEngine", targets: ["SqueezeEngine"]),
         .library(name: "AdapterFormats", targets: ["AdapterFormats"]),
         .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        .library(name: "Store", targets: ["Store"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +41,9 @@ let package = Package(
         // HTTP/1.1 on sockets and Dispatch. Knows nothing of LoRA, SQLite or BLAS.
         .target(name: "HTTPServer",
                 dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // SQLite metadata and content-addressed blobs. Knows nothing of HTTP.
+        .target(name: "Store",
+                dependencies: ["CSQLite3", "CCrypto", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "lora-squeeze",
                           dependencies: ["SqueezeEngine", "AdapterFormats",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -56,6 +60,7 @@ let package = Package(
         .testTarget(name: "SqueezeEngineTests", dependencies: ["SqueezeEngine", "AdapterFormats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["lora-squeeze", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,178 @@
+import Foundation
+
+extension AdapterCatalog {
+    /// The outcome of `cacheInsert`.
+    public struct CacheInsertResult: Hashable, Sendable {
+        public var entry: CacheEntry
+        /// False when the key already had an entry (it is returned unchanged).
+        public var created: Bool
+    }
+
+    /// The entry for `key`, or nil. A hit marks the entry used now and counts a hit on it and in
+    /// the counters; a nil result counts a miss.
+    public func cacheLookup(_ key: CacheKey) throws -> CacheEntry? {
+        let entry = try database.transaction { connection in
+            try connection.queryFirst("""
+                UPDATE squeeze_cache SET last_used_at = ?, hit_count = hit_count + 1
+                WHERE adapter_digest = ? AND rank = ? AND options = ?
+                RETURNING \(Self.cacheColumns)
+                """, [now(), key.adapter.hex, key.rank, key.options]) { try cacheEntry($0) }
+        }
+        counters.withLock { counters in
+            if entry == nil { counters.misses += 1 } else { counters.hits += 1 }
+        }
+        return entry
+    }
+
+    /// Records the squeezed form of an adapter, whose blobs are already committed.
+    ///
+    /// When the key already has an entry, that entry is returned unchanged with `created: false`
+    /// and the blobs passed in are removed unless something else uses them. Throws
+    /// `CatalogError.unknownAdapter` when the adapter is not stored (it may have been deleted while
+    /// the squeeze ran) and `CatalogError.missingBlob` when a blob file is absent.
+    @discardableResult
+    public func cacheInsert(_ key: CacheKey, configBlob: SHA256Digest?, weightsBlob: SHA256Digest) throws -> CacheInsertResult {
+        let blobDigests = [configBlob, weightsBlob].compactMap { $0 }
+        return try write { connection, effects in
+            effects.claimed = blobDigests
+            if let existing = try fetchCacheEntry(key, connection) {
+                effects.released = blobDigests
+                return CacheInsertResult(entry: existing, created: false)
+            }
+            guard try fetchAdapter(key.adapter, connection) != nil else { throw CatalogError.unknownAdapter(key.adapter) }
+            let configBytes = try configBlob.map { try registerBlob($0, connection) } ?? 0
+            let weightsBytes = try registerBlob(weightsBlob, connection)
+            let time = now()
+            try connection.run("""
+                INSERT INTO squeeze_cache (adapter_digest, rank, options, config_digest, weights_digest, bytes,
+                                           created_at, last_used_at, pinned, hit_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)
+                """, [key.adapter.hex, key.rank, key.options, configBlob?.hex, weightsBlob.hex,
+                      configBytes + weightsBytes, time, time])
+            guard let entry = try fetchCacheEntry(key, connection) else { throw CatalogError.unknownCacheEntry(key) }
+            return CacheInsertResult(entry: entry, created: true)
+        }.0
+    }
+
+    /// Exempts an entry from eviction. `CatalogError.unknownCacheEntry` when there is none.
+    @discardableResult
+    public func pin(_ key: CacheKey) throws -> CacheEntry { try setPinned(true, key) }
+
+    /// Makes an entry evictable again. `CatalogError.unknownCacheEntry` when there is none.
+    @discardableResult
+    public func unpin(_ key: CacheKey) throws -> CacheEntry { try setPinned(false, key) }
+
+    /// Removes one entry (pinned or not) and the blobs nothing else uses; nil when there was none.
+    @discardableResult
+    public func removeCacheEntry(_ key: CacheKey) throws -> CacheEntry? {
+        try write { connection, effects in
+            guard let entry = try fetchCacheEntry(key, connection) else { return nil }
+            try connection.run("DELETE FROM squeeze_cache WHERE adapter_digest = ? AND rank = ? AND options = ?",
+                               [key.adapter.hex, key.rank, key.options])
+            effects.released = [entry.configBlob, entry.weightsBlob].compactMap { $0 }
+            return entry
+        }.0
+    }
+
+    /// Removes least-recently-used unpinned entries until the cache holds at most `budget` bytes,
+    /// or only pinned entries are left. Returns the evicted entries, oldest first; their blobs are
+    /// removed unless something else uses them.
+    @discardableResult
+    public func evict(toBudget budget: Int64) throws -> [CacheEntry] {
+        guard budget >= 0 else { throw CatalogError.invalidBudget(budget) }
+        let evicted = try write { connection, effects in
+            var total = try connection.queryFirst("SELECT coalesce(sum(bytes), 0) FROM squeeze_cache") {
+                try $0.column(0) as Int64
+            } ?? 0
+            guard total > budget else { return [CacheEntry]() }
+            var evicted: [CacheEntry] = []
+            let candidates = try connection.query("""
+                SELECT \(Self.cacheColumns) FROM squeeze_cache WHERE pinned = 0 ORDER BY last_used_at, rowid
+                """) { try cacheEntry($0) }
+            for entry in candidates where total > budget {
+                try connection.run("DELETE FROM squeeze_cache WHERE adapter_digest = ? AND rank = ? AND options = ?",
+                                   [entry.key.adapter.hex, entry.key.rank, entry.key.options])
+                total -= entry.bytes
+                evicted.append(entry)
+                effects.released += [entry.configBlob, entry.weightsBlob].compactMap { $0 }
+            }
+            return evicted
+        }.0
+        if !evicted.isEmpty {
+            counters.withLock { $0.evictions += evicted.count }
+            logger.info("evicted squeezed adapters from the cache",
+                        metadata: ["count": "\(evicted.count)", "bytes": "\(evicted.reduce(0) { $0 + $1.bytes })",
+                                   "budget": "\(budget)"])
+        }
+        return evicted
+    }
+
+    /// The cache entries of one adapter, most recently used first.
+    public func cacheEntries(for adapter: SHA256Digest) throws -> [CacheEntry] {
+        try database.withConnection { try fetchCacheEntries(adapter: adapter, $0) }
+    }
+
+    /// Hits, misses and evictions since open, with the entries and bytes stored now.
+    public func cacheCounters() throws -> CacheCounters {
+        try database.withConnection { try cacheCounters($0) }
+    }
+
+    // MARK: Rows
+
+    static let cacheColumns = """
+        adapter_digest, rank, options, config_digest, weights_digest, bytes, created_at, last_used_at, pinned, hit_count
+        """
+
+    func cacheCounters(_ connection: SQLiteConnection) throws -> CacheCounters {
+        var result = counters.withLock { $0 }
+        let totals = try connection.queryFirst("""
+            SELECT count(*), coalesce(sum(bytes), 0), coalesce(sum(CASE WHEN pinned = 1 THEN bytes ELSE 0 END), 0)
+            FROM squeeze_cache
+            """) { (try $0.column(0) as Int, try $0.column(1) as Int64, try $0.column(2) as Int64) } ?? (0, 0, 0)
+        (result.entries, result.bytes, result.pinnedBytes) = totals
+        return result
+    }
+
+    func fetchCacheEntries(adapter: SHA256Digest, _ connection: SQLiteConnection) throws -> [CacheEntry] {
+        try connection.query("""
+            SELECT \(Self.cacheColumns) FROM squeeze_cache WHERE adapter_digest = ? ORDER BY last_used_at DESC, rowid DESC
+            """, [adapter.hex]) { try cacheEntry($0) }
+    }
+
+    private func fetchCacheEntry(_ key: CacheKey, _ connection: SQLiteConnection) throws -> CacheEntry? {
+        try connection.queryFirst("""
+            SELECT \(Self.cacheColumns) FROM squeeze_cache WHERE adapter_digest = ? AND rank = ? AND options = ?
+            """, [key.adapter.hex, key.rank, key.options]) { try cacheEntry($0) }
+    }
+
+    private func setPinned(_ pinned: Bool, _ key: CacheKey) throws -> CacheEntry {
+        try database.transaction { connection in
+            guard let entry = try connection.queryFirst("""
+                UPDATE squeeze_cache SET pinned = ? WHERE adapter_digest = ? AND rank = ? AND options = ?
+                RETURNING \(Self.cacheColumns)
+                """, [pinned, key.adapter.hex, key.rank, key.options], { try cacheEntry($0) }) else {
+                throw CatalogError.unknownCacheEntry(key)
+            }
+            return entry
+        }
+    }
+
+    private func cacheEntry(_ row: SQLiteRow) throws -> CacheEntry {
+        let adapter = try digest(row, 0, table: "squeeze_cache", column: "adapter_digest")
+        let rank = try row.column(1) as Int
+        let options = try row.column(2) as String
+        let key: CacheKey
+        do { key = try CacheKey(adapter: adapter, rank: rank, options: options) } catch {
+            throw CatalogError.corruptRow(table: "squeeze_cache", column: "rank, options", value: "\(rank), \(options)")
+        }
+        return CacheEntry(
+            key: key,
+            configBlob: try optionalDigest(row, 3, table: "squeeze_cache", column: "config_digest"),
+            weightsBlob: try digest(row, 4, table: "squeeze_cache", column: "weights_digest"),
+            bytes: try row.column(5),
+            createdAt: Date(timeIntervalSince1970: try row.column(6)),
+            lastUsedAt: Date(timeIntervalSince1970: try row.column(7)),
+            pinned: try row.column(8),
+            hitCount: try row.column(9))
+    }
+}

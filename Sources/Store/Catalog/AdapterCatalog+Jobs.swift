@@ -1,0 +1,95 @@
+import Foundation
+
+extension AdapterCatalog {
+    /// Records a new queued job and returns it with a fresh random id.
+    ///
+    /// - Parameters:
+    ///   - kind: what the job does, 1...`JobRecord.maxKindBytes` of `[a-z0-9._-]`.
+    ///   - request: JSON text the service needs to run (or resume) the job; opaque to the store.
+    ///   - total: units of work expected, if known.
+    public func createJob(kind: String, request: String, total: Int = 0) throws -> JobRecord {
+        let bytes = Array(kind.utf8)
+        guard (1...JobRecord.maxKindBytes).contains(bytes.count),
+              bytes.allSatisfy({ AdapterName.isAllowed($0) && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else {
+            throw CatalogError.invalidJobKind(kind)
+        }
+        let id = JobID.random()
+        guard total >= 0 else { throw CatalogError.invalidProgress(id, done: 0, total: total) }
+        return try database.transaction { connection in
+            let time = now()
+            try connection.run("""
+                INSERT INTO jobs (id, kind, state, request, progress_done, progress_total, created_at, updated_at)
+                VALUES (?, ?, 'queued', ?, 0, ?, ?, ?)
+                """, [id.rawValue, kind, request, total, time, time])
+            guard let job = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
+            return job
+        }
+    }
+
+    /// Applies `update` to a job and returns it. Checks the state move (`JobState.canMove(to:)`) and
+    /// that progress stays within 0 ≤ done ≤ total.
+    @discardableResult
+    public func updateJob(_ id: JobID, _ update: JobUpdate) throws -> JobRecord {
+        try database.transaction { connection in
+            guard var job = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
+            let state = update.state ?? job.state
+            guard job.state.canMove(to: state) else {
+                throw CatalogError.invalidJobTransition(id, from: job.state, to: state)
+            }
+            job.state = state
+            job.done = update.done ?? job.done
+            job.total = update.total ?? job.total
+            guard job.done >= 0, job.done <= job.total else {
+                throw CatalogError.invalidProgress(id, done: job.done, total: job.total)
+            }
+            job.result = update.result ?? job.result
+            job.error = update.error ?? job.error
+            try connection.run("""
+                UPDATE jobs SET state = ?, progress_done = ?, progress_total = ?, result = ?, error = ?, updated_at = ?
+                WHERE id = ?
+                """, [job.state.rawValue, job.done, job.total, job.result, job.error, now(), id.rawValue])
+            guard let stored = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
+            return stored
+        }
+    }
+
+    /// The job with this id, or nil.
+    public func job(_ id: JobID) throws -> JobRecord? {
+        try database.withConnection { try fetchJob(id, $0) }
+    }
+
+    /// Queued and running jobs, oldest first: what the service resumes after a restart.
+    public func unfinishedJobs() throws -> [JobRecord] {
+        try database.withConnection { connection in
+            try connection.query("""
+                SELECT \(Self.jobColumns) FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id
+                """) { try jobRecord($0) }
+        }
+    }
+
+    // MARK: Rows
+
+    static let jobColumns = """
+        id, kind, state, request, progress_done, progress_total, result, error, created_at, updated_at
+        """
+
+    private func fetchJob(_ id: JobID, _ connection: SQLiteConnection) throws -> JobRecord? {
+        try connection.queryFirst("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [id.rawValue]) { try jobRecord($0) }
+    }
+
+    private func jobRecord(_ row: SQLiteRow) throws -> JobRecord {
+        let idText = try row.column(0) as String
+        let stateText = try row.column(2) as String
+        guard let id = try? JobID(validating: idText) else {
+            throw CatalogError.corruptRow(table: "jobs", column: "id", value: idText)
+        }
+        guard let state = JobState(rawValue: stateText) else {
+            throw CatalogError.corruptRow(table: "jobs", column: "state", value: stateText)
+        }
+        return JobRecord(
+            id: id, kind: try row.column(1), state: state, request: try row.column(3),
+            done: try row.column(4), total: try row.column(5), result: try row.column(6), error: try row.column(7),
+            createdAt: Date(timeIntervalSince1970: try row.column(8)),
+            updatedAt: Date(timeIntervalSince1970: try row.column(9)))
+    }
+}

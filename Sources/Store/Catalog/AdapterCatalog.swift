@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+
+/// The store's metadata layer: adapters, their names, the squeeze cache and background jobs, in a
+/// SQLite file beside a `BlobStore` that holds the bytes.
+///
+/// Layout under `directory`: `catalog.sqlite` (+ its WAL files), `blobs/`, `tmp/`.
+///
+/// Invariants:
+/// - A row never points at a missing blob: `put` and `cacheInsert` check the blob files inside their
+///   transaction, and blob files are removed only after the transaction that dropped their last
+///   reference committed, while the database lock is still held, so no other write can slip between.
+/// - Blobs are reference-counted by query: when an adapter or cache entry goes, each blob it used is
+///   removed if no adapter or cache entry still refers to it.
+/// - Opening cleans `tmp/` (what a crash left) and, by default, removes blob files no row refers to
+///   (blobs committed by a process that died before storing the row).
+///
+/// Thread safety: every method may be called from any task; writes are serialized by the
+/// database's lock (see `SQLiteDatabase`). Calls block briefly — a few milliseconds for a commit
+/// with its fsync — and never suspend.
+public final class AdapterCatalog: Sendable {
+    /// Settings for opening a catalog.
+    public struct Configuration: Sendable, Equatable {
+        public var database: SQLiteDatabase.Configuration
+        /// The SQLite file's name inside the catalog directory.
+        public var databaseFileName: String
+        /// Remove blob files no row refers to when opening.
+        public var removeOrphanBlobsAtOpen: Bool
+
+        public init(database: SQLiteDatabase.Configuration = .init(), databaseFileName: String = "catalog.sqlite",
+                    removeOrphanBlobsAtOpen: Bool = true) {
+            self.database = database
+            self.databaseFileName = databaseFileName
+            self.removeOrphanBlobsAtOpen = removeOrphanBlobsAtOpen
+        }
+    }
+
+    /// The blob files. Write blobs through it, then record them with `put` or `cacheInsert`.
+    public let blobs: BlobStore
+    let database: SQLiteDatabase
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    let counters = Locked(CacheCounters())
+
+    /// Opens (creating if needed) the catalog in `directory`: migrates the schema, cleans `tmp/`,
+    /// and removes orphan blobs if configured. Call once at start-up, before any writer exists.
+    ///
+    /// - Parameter clock: the time recorded in rows and used for LRU order; tests inject their own.
+    public init(directory: URL, configuration: Configuration = .init(), logger: Logger,
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        blobs = try BlobStore(root: directory, logger: logger)
+        try blobs.cleanTemporaryFiles()
+        database = try SQLiteDatabase(path: directory.appendingPathComponent(configuration.databaseFileName).path,
+                                      configuration: configuration.database, logger: logger)
+        self.logger = logger
+        self.clock = clock
+        try database.migrate(CatalogSchema.migrations)
+        if configuration.removeOrphanBlobsAtOpen { try removeOrphanBlobs() }
+    }
+
+    /// Closes the database. Later calls throw `SQLiteError.closed`.
+    public func close() { database.close() }
+
+    /// The schema version the catalog is at.
+    public func schemaVersion() throws -> Int { try database.userVersion() }
+
+    /// The number of migrations this build knows (the version a fresh catalog reaches).
+    public static var currentSchemaVersion: Int { CatalogSchema.migrations.count }
+
+    /// Removes blob files that no row refers to and that this process is not about to record
+    /// (committed, not yet `put`). Correct at any time, but it holds the database lock while it
+    /// lists `blobs/`, so run it at start-up (the default) or rarely.
+    @discardableResult
+    public func removeOrphanBlobs() throws -> [SHA256Digest] {
+        let removed: [SHA256Digest] = try database.withConnection { connection in
+            let known = Set(try connection.query("SELECT digest FROM blobs") { try self.digest($0, 0, table: "blobs", column: "digest") })
+            var removed: [SHA256Digest] = []
+            for digest in try blobs.digests() where !known.contains(digest) {
+                if try blobs.removeUnlessAwaitingClaim(digest) { removed.append(digest) }
+            }
+            return removed
+        }
+        if !removed.isEmpty {
+            logger.info("removed blob files no row refers to", metadata: ["count": "\(removed.count)"])
+        }
+        return removed
+    }
+
+    /// Adapter, blob, job and cache totals for metrics, read under one hold of the database lock so
+    /// they agree with each other.
+    public func statistics() throws -> CatalogStatistics {
+        try database.withConnection { connection in
+            let adapters = try connection.queryFirst("SELECT count(*), coalesce(sum(total_bytes), 0) FROM adapters") {
+                (try $0.column(0) as Int, try $0.column(1) as Int64)
+            } ?? (0, 0)
+            let blobTotals = try connection.queryFirst("SELECT count(*), coalesce(sum(size), 0) FROM blobs") {
+                (try $0.column(0) as Int, try $0.column(1) as Int64)
+            } ?? (0, 0)
+            var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
+            for (state, count) in try connection.query("SELECT state, count(*) FROM jobs GROUP BY state", [], {
+                (try $0.column(0) as String, try $0.column(1) as Int)
+            }) {
+                guard let state = JobState(rawValue: state) else {
+                    throw CatalogError.corruptRow(table: "jobs", column: "state", value: state)
+                }
+                jobs[state] = count
+            }
+            return CatalogStatistics(adapterCount: adapters.0, adapterBytes: adapters.1, blobCount: blobTotals.0,
+                                     blobBytes: blobTotals.1, jobsByState: jobs, cache: try cacheCounters(connection))
+        }
+    }
+
+    // MARK: Shared by the extensions
+
+    /// Blob bookkeeping a write transaction hands back, applied once it has committed.
+    struct BlobEffects {
+        /// Blobs the transaction recorded in rows (their commits are no longer awaiting a claim).
+        var claimed: [SHA256Digest] = []
+        /// Blobs whose rows lost a reference; each is removed if nothing refers to it any more.
+        var released: [SHA256Digest] = []
+    }
+
+    /// Runs `body` in a write transaction; after COMMIT, still under the database lock, claims the
+    /// blobs it recorded and removes the files of blobs it left unreferenced.
+    func write<T>(_ body: (SQLiteConnection, inout BlobEffects) throws -> T) throws -> (T, removed: [SHA256Digest]) {
+        try database.withConnection { connection in
+            var effects = BlobEffects()
+            let (result, unreferenced) = try connection.transaction {
+                let result = try body(connection, &effects)
+                return (result, try dropUnreferencedBlobs(Set(effects.released), connection))
+            }
+            for digest in effects.claimed { blobs.claim(digest) }
+            var removed: [SHA256Digest] = []
+            for digest in unreferenced {
+                // The rows are gone and committed; a file that cannot be removed now is an orphan
+                // that `removeOrphanBlobs` takes later, not a reason to fail the caller.
+                do { if try blobs.removeUnlessAwaitingClaim(digest) { removed.append(digest) } } catch {
+                    logger.error("could not remove an unreferenced blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
+                }
+            }
+            return (result, removed)
+        }
+    }
+
+    /// Checks that the blob file exists, records it in `blobs`, and returns its size.
+    func registerBlob(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> Int64 {
+        guard let size = try blobs.size(of: digest) else { throw CatalogError.missingBlob(digest) }
+        try connection.run("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+                           [digest.hex, size, clock().timeIntervalSince1970])
+        return size
+    }
+
+    /// Deletes the `blobs` rows of the candidates nothing refers to any more; returns those digests.
+    private func dropUnreferencedBlobs(_ candidates: Set<SHA256Digest>, _ connection: SQLiteConnection) throws -> [SHA256Digest] {
+        var dropped: [SHA256Digest] = []
+        for digest in candidates.sorted() {
+            let references = try connection.queryFirst("""
+                SELECT (SELECT count(*) FROM adapters WHERE config_digest = ?1 OR weights_digest = ?1)
+                     + (SELECT count(*) FROM squeeze_cache WHERE config_digest = ?1 OR weights_digest = ?1)
+                """, [digest.hex]) { try $0.column(0) as Int } ?? 0
+            guard references == 0 else { continue }
+            try connection.run("DELETE FROM blobs WHERE digest = ?", [digest.hex])
+            dropped.append(digest)
+        }
+        return dropped
+    }
+
+    /// Reads a digest column, refusing a value that is not one.
+    func digest(_ row: SQLiteRow, _ column: Int, table: String, column name: String) throws -> SHA256Digest {
+        let text = try row.column(column) as String
+        guard let digest = SHA256Digest(text) else { throw CatalogError.corruptRow(table: table, column: name, value: text) }
+        return digest
+    }
+
+    /// Reads a nullable digest column.
+    func optionalDigest(_ row: SQLiteRow, _ column: Int, table: String, column name: String) throws -> SHA256Digest? {
+        row.isNull(column) ? nil : try digest(row, column, table: table, column: name)
+    }
+
+    func now() -> Double { clock().timeIntervalSince1970 }
+}

@@ -1,0 +1,63 @@
+/// A request the catalog refuses, naming what is at fault. (SQLite and file system failures
+/// arrive as `SQLiteError` and `BlobStoreError`.)
+public enum CatalogError: Error, Equatable, CustomStringConvertible {
+    /// The text is neither a digest nor a valid name.
+    case invalidReference(String, AdapterNameError)
+    /// No adapter has this digest or name.
+    case unknownReference(String)
+    /// No adapter has this digest.
+    case unknownAdapter(SHA256Digest)
+    /// A row would point at a blob that is not in the blob store.
+    case missingBlob(SHA256Digest)
+    /// The adapter's fields contradict each other.
+    case invalidAdapter(SHA256Digest, String)
+    case invalidQuery(String)
+    case invalidCacheKey(String)
+    case unknownCacheEntry(CacheKey)
+    /// A byte budget below zero.
+    case invalidBudget(Int64)
+    case invalidJobID(String)
+    case invalidJobKind(String)
+    case unknownJob(JobID)
+    /// The job cannot move from its state to the requested one.
+    case invalidJobTransition(JobID, from: JobState, to: JobState)
+    /// Progress outside 0 ≤ done ≤ total.
+    case invalidProgress(JobID, done: Int, total: Int)
+    /// A stored value that fails validation: the database was edited by hand or is damaged.
+    case corruptRow(table: String, column: String, value: String)
+
+    public var description: String {
+        switch self {
+        case .invalidReference(let text, let reason):
+            "\(quoted(text)) is neither a SHA-256 digest nor a valid name: \(reason)"
+        case .unknownReference(let text):
+            "no adapter has the digest or name \(quoted(text))"
+        case .unknownAdapter(let digest):
+            "no adapter has the digest \(digest)"
+        case .missingBlob(let digest):
+            "blob \(digest) is not in the blob store; commit it before referring to it"
+        case .invalidAdapter(let digest, let why):
+            "adapter \(digest): \(why)"
+        case .invalidQuery(let why):
+            "invalid adapter query: \(why)"
+        case .invalidCacheKey(let why):
+            "invalid cache key: \(why)"
+        case .unknownCacheEntry(let key):
+            "no cache entry for \(key)"
+        case .invalidBudget(let bytes):
+            "cache budget \(bytes) bytes is negative"
+        case .invalidJobID(let text):
+            "\(quoted(text)) is not a job id (\(JobID.hexLength) lowercase hex characters)"
+        case .invalidJobKind(let text):
+            "job kind \(quoted(text)) must be 1...\(JobRecord.maxKindBytes) characters of a-z 0-9 . _ -"
+        case .unknownJob(let id):
+            "no job \(id)"
+        case .invalidJobTransition(let id, let from, let to):
+            "job \(id) cannot move from \(from.rawValue) to \(to.rawValue)"
+        case .invalidProgress(let id, let done, let total):
+            "job \(id): progress \(done)/\(total) is outside 0 ≤ done ≤ total"
+        case .corruptRow(let table, let column, let value):
+            "the catalog's \(table).\(column) holds \(quoted(value)), which is not valid; the database was damaged or edited"
+        }
+    }
+}

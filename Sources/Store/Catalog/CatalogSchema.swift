@@ -1,0 +1,68 @@
+/// The catalog's tables, as migrations by `PRAGMA user_version` (see `SQLiteDatabase.migrate`).
+/// Append new migrations; never edit one that has shipped.
+enum CatalogSchema {
+    static let migrations: [String] = [version1]
+
+    /// Version 1: blobs, adapters, names, the squeeze cache, jobs.
+    ///
+    /// `blobs` lists every blob a row refers to, so a foreign key guarantees that no adapter or cache
+    /// row names a blob the catalog does not know, and statistics need no walk of the file tree.
+    static let version1 = """
+        CREATE TABLE blobs (
+            digest     TEXT PRIMARY KEY CHECK (length(digest) = 64),
+            size       INTEGER NOT NULL CHECK (size >= 0),
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE adapters (
+            digest         TEXT PRIMARY KEY CHECK (length(digest) = 64),
+            format         TEXT NOT NULL CHECK (format IN ('peft', 'kohya')),
+            config_digest  TEXT REFERENCES blobs(digest),
+            weights_digest TEXT NOT NULL REFERENCES blobs(digest),
+            base_model     TEXT,
+            module_count   INTEGER NOT NULL CHECK (module_count >= 0),
+            total_bytes    INTEGER NOT NULL CHECK (total_bytes >= 0),
+            description    TEXT NOT NULL,
+            created_at     REAL NOT NULL,
+            CHECK (format = 'kohya' OR config_digest IS NOT NULL)
+        );
+        CREATE INDEX adapters_by_created ON adapters (created_at DESC, digest);
+        CREATE INDEX adapters_by_base_model ON adapters (base_model);
+        CREATE INDEX adapters_by_config ON adapters (config_digest);
+        CREATE INDEX adapters_by_weights ON adapters (weights_digest);
+        CREATE TABLE names (
+            name           TEXT PRIMARY KEY,
+            adapter_digest TEXT NOT NULL REFERENCES adapters(digest) ON DELETE CASCADE,
+            updated_at     REAL NOT NULL
+        );
+        CREATE INDEX names_by_adapter ON names (adapter_digest);
+        CREATE TABLE squeeze_cache (
+            adapter_digest TEXT NOT NULL REFERENCES adapters(digest) ON DELETE CASCADE,
+            rank           INTEGER NOT NULL CHECK (rank >= 1),
+            options        TEXT NOT NULL,
+            config_digest  TEXT REFERENCES blobs(digest),
+            weights_digest TEXT NOT NULL REFERENCES blobs(digest),
+            bytes          INTEGER NOT NULL CHECK (bytes >= 0),
+            created_at     REAL NOT NULL,
+            last_used_at   REAL NOT NULL,
+            pinned         INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
+            hit_count      INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (adapter_digest, rank, options)
+        );
+        CREATE INDEX squeeze_cache_by_use ON squeeze_cache (pinned, last_used_at);
+        CREATE INDEX squeeze_cache_by_config ON squeeze_cache (config_digest);
+        CREATE INDEX squeeze_cache_by_weights ON squeeze_cache (weights_digest);
+        CREATE TABLE jobs (
+            id             TEXT PRIMARY KEY CHECK (length(id) = 32),
+            kind           TEXT NOT NULL,
+            state          TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+            request        TEXT NOT NULL,
+            progress_done  INTEGER NOT NULL DEFAULT 0,
+            progress_total INTEGER NOT NULL DEFAULT 0,
+            result         TEXT,
+            error          TEXT,
+            created_at     REAL NOT NULL,
+            updated_at     REAL NOT NULL
+        );
+        CREATE INDEX jobs_by_state ON jobs (state, created_at);
+        """
+}

@@ -1,0 +1,42 @@
+/// A job's identifier: 128 random bits as 32 lowercase hex characters.
+public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible {
+    public static let hexLength = 32
+    public let rawValue: String
+
+    /// A new random identifier.
+    public static func random() -> JobID {
+        var generator = SystemRandomNumberGenerator()
+        let bits = [generator.next() as UInt64, generator.next() as UInt64]
+        let hex = bits.map { word in
+            let digits = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }.joined()
+        return JobID(unchecked: hex)
+    }
+
+    /// Validates `text` (from a URL, say): exactly 32 lowercase hex characters.
+    public init(validating text: String) throws(CatalogError) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == Self.hexLength, bytes.allSatisfy(SHA256Digest.isLowercaseHex) else {
+            throw .invalidJobID(text)
+        }
+        rawValue = text
+    }
+
+    private init(unchecked hex: String) { rawValue = hex }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do { try self.init(validating: text) } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
