@@ -2,20 +2,22 @@
 // lora-squeeze: squeeze LoRA adapters to one deployment rank, and serve them.
 //
 // Layers point one way (see README "Layout"):
-//   lora-squeeze (CLI) → SqueezeEngine → AdapterFormats
+//   lora-squeeze (CLI) → Service → HTTPServer, Store, SqueezeEngine
+//                        SqueezeEngine → AdapterFormats
 //                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
 //   HTTPServer knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
 import PackageDescription
 
 let package = Package(
     name: "lora-squeeze",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lora-squeeze", targets: ["lora-squeeze"]),
         .library(name: "SqueezeEngine", targets: ["SqueezeEngine"]),
         .library(name: "AdapterFormats", targets: ["AdapterFormats"]),
         .library(name: "HTTPServer", targets: ["HTTPServer"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,8 +46,13 @@ let package = Package(
         // SQLite metadata and content-addressed blobs. Knows nothing of HTTP.
         .target(name: "Store",
                 dependencies: ["CSQLite3", "CCrypto", .product(name: "Logging", package: "swift-log")]),
+        // The adapter service: the only module that knows HTTP and adapters both.
+        .target(name: "Service",
+                dependencies: ["HTTPServer", "Store", "SqueezeEngine", "AdapterFormats",
+                               .product(name: "Logging", package: "swift-log")],
+                resources: [.embedInCode("Resources/openapi.json")]),
         .executableTarget(name: "lora-squeeze",
-                          dependencies: ["SqueezeEngine", "AdapterFormats",
+                          dependencies: ["Service", "HTTPServer", "SqueezeEngine", "AdapterFormats",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 
@@ -61,6 +68,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["lora-squeeze", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "Store", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

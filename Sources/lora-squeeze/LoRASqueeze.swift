@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct LoRASqueeze: ParsableCommand {
+struct LoRASqueeze: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora-squeeze",
         abstract: "Squeeze LoRA adapters to one deployment rank (optimal truncated SVD of each module's update).",
@@ -10,6 +10,6 @@ struct LoRASqueeze: ParsableCommand {
             every module at one rank with its scale folded in, as vLLM and PEFT load it.
             """,
         version: "0.1.0",
-        subcommands: [SqueezeCommand.self, InspectCommand.self, BenchCommand.self, DemoCommand.self]
+        subcommands: [ServeCommand.self, SqueezeCommand.self, InspectCommand.self, BenchCommand.self, DemoCommand.self]
     )
 }

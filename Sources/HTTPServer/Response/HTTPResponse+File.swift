@@ -9,8 +9,10 @@ extension HTTPResponse {
     ///   match → the whole file with 200 (RFC 9110 §14.2 lets a server ignore Range; multipart/byteranges
     ///   is not implemented).
     /// Throws `HTTPError.notFound` when the file cannot be opened or is not a regular file.
+    /// `etag` replaces the default validator (inode, size and modification time) — e.g. a content
+    /// digest, which stays the same across copies and restarts.
     public static func file(path: String, contentType: String = "application/octet-stream",
-                            request: HTTPRequest) throws -> HTTPResponse {
+                            etag customETag: String? = nil, request: HTTPRequest) throws -> HTTPResponse {
         let file: OpenFile
         let status: OpenFile.Status
         do {
@@ -20,7 +22,7 @@ extension HTTPResponse {
             throw HTTPError.notFound("no file for \(request.path)")
         }
         guard status.isRegularFile else { throw HTTPError.notFound("no file for \(request.path)") }
-        let etag = "\"\(String(status.inode, radix: 16))-\(String(status.size, radix: 16))-"
+        let etag = customETag ?? "\"\(String(status.inode, radix: 16))-\(String(status.size, radix: 16))-"
             + "\(String(status.modifiedSeconds, radix: 16))\(String(status.modifiedNanoseconds, radix: 16))\""
         var headers: HTTPHeaders = [
             "Content-Type": contentType,

@@ -1,0 +1,47 @@
+import AdapterFormats
+import HTTPServer
+import SqueezeEngine
+import Store
+
+/// Maps the layers' errors to HTTP problems (RFC 9457) with stable types and details that name
+/// the field, tensor or module at fault.
+enum ServiceError {
+    static func http(_ error: any Error) -> HTTPError {
+        switch error {
+        case let e as HTTPError:
+            return e
+        case let e as AdapterError:
+            return HTTPError(.unprocessableContent, type: "invalid-adapter", detail: e.description)
+        case let e as SafetensorsError:
+            return HTTPError(.unprocessableContent, type: "invalid-safetensors", detail: e.description)
+        case let e as AdapterSqueezeError:
+            switch e {
+            case .invalidOptions: return HTTPError(.badRequest, type: "invalid-options", detail: e.description)
+            default: return HTTPError(.unprocessableContent, type: "invalid-adapter", detail: e.description)
+            }
+        case let e as MultipartError:
+            return HTTPError(.badRequest, type: "invalid-multipart", detail: e.description)
+        case let e as TarError:
+            return HTTPError(.badRequest, type: "invalid-tar", detail: e.description)
+        case let e as CatalogError:
+            switch e {
+            case .unknownReference, .unknownAdapter, .unknownJob, .unknownCacheEntry:
+                return HTTPError(.notFound, type: "not-found", detail: e.description)
+            case .invalidReference, .invalidQuery, .invalidJobID, .invalidCacheKey, .invalidBudget, .invalidJobKind:
+                return HTTPError(.badRequest, type: "invalid-request", detail: e.description)
+            default:
+                return HTTPError(.internalServerError, type: "storage", detail: e.description)
+            }
+        case let e as AdapterNameError:
+            return HTTPError(.badRequest, type: "invalid-name", detail: e.description)
+        case let e as SHA256DigestError:
+            return HTTPError(.badRequest, type: "invalid-digest", detail: "\(e)")
+        default:
+            return HTTPError(.internalServerError, type: "internal", detail: "\(error)")
+        }
+    }
+
+    static func badRequest(_ detail: String, type: String = "invalid-request") -> HTTPError {
+        HTTPError(.badRequest, type: type, detail: detail)
+    }
+}

@@ -1,0 +1,97 @@
+import AdapterFormats
+import HTTPServer
+import SqueezeEngine
+
+/// A squeeze as a URL asks for it: rank from the path, options from the query, validated, with the
+/// canonical options string that keys the cache.
+struct SqueezeRequest: Sendable, Equatable {
+    var rank: Int
+    var method: SqueezeMethod = .auto
+    var dtype: DType?
+    var energy: Double?
+    var oversample = 10
+    var powerIterations = 2
+    var seed: UInt64 = 0
+
+    /// The query parameters a squeeze accepts.
+    static let parameters = ["method", "dtype", "energy", "oversample", "power_iters", "seed"]
+
+    init(rank: Int, method: SqueezeMethod = .auto, dtype: DType? = nil, energy: Double? = nil) {
+        self.rank = rank
+        self.method = method
+        self.dtype = dtype
+        self.energy = energy
+    }
+
+    init(rankText: String, request: HTTPRequest, maxRank: Int) throws {
+        guard let r = Int(rankText), (1...maxRank).contains(r) else {
+            throw ServiceError.badRequest("rank \"\(rankText.prefix(40))\" must be an integer from 1 to \(maxRank)", type: "invalid-rank")
+        }
+        rank = r
+        try apply(query: { request.queryValue($0) })
+    }
+
+    /// Reads the options from `value(name)` (a query string or a JSON body's fields).
+    mutating func apply(query value: (String) -> String?) throws {
+        if let m = value("method") {
+            guard let parsed = SqueezeMethod(rawValue: m) else {
+                throw ServiceError.badRequest("method \"\(m.prefix(40))\" must be auto, exact or rsvd", type: "invalid-options")
+            }
+            method = parsed
+        }
+        if let d = value("dtype") {
+            guard let parsed = ["f32": DType.f32, "f16": .f16, "bf16": .bf16][d.lowercased()] else {
+                throw ServiceError.badRequest("dtype \"\(d.prefix(40))\" must be f32, f16 or bf16", type: "invalid-options")
+            }
+            dtype = parsed
+        }
+        if let e = value("energy") {
+            guard let f = Double(e), f > 0, f <= 1 else {
+                throw ServiceError.badRequest("energy \"\(e.prefix(40))\" must be a number in (0, 1]", type: "invalid-options")
+            }
+            energy = f
+        }
+        if let p = value("oversample") {
+            guard let v = Int(p), (0...RSVDOptions.maxOversample).contains(v) else {
+                throw ServiceError.badRequest("oversample must be an integer from 0 to \(RSVDOptions.maxOversample)", type: "invalid-options")
+            }
+            oversample = v
+        }
+        if let q = value("power_iters") {
+            guard let v = Int(q), (0...RSVDOptions.maxPowerIterations).contains(v) else {
+                throw ServiceError.badRequest("power_iters must be an integer from 0 to \(RSVDOptions.maxPowerIterations)", type: "invalid-options")
+            }
+            powerIterations = v
+        }
+        if let s = value("seed") {
+            guard let v = UInt64(s) else { throw ServiceError.badRequest("seed must be a non-negative integer", type: "invalid-options") }
+            seed = v
+        }
+    }
+
+    /// The cache key's options: every setting spelled out, in a fixed order.
+    var canonicalOptions: String {
+        let e = energy.map { String($0) } ?? "-"
+        return "method=\(method.rawValue);dtype=\(dtype?.rawValue ?? "input");energy=\(e);oversample=\(oversample);power_iters=\(powerIterations);seed=\(seed)"
+    }
+
+    /// The query string that reproduces these options (for URLs the service hands out).
+    var query: String {
+        var items = ["method=\(method.rawValue)"]
+        if let d = dtype { items.append("dtype=\(d.rawValue.lowercased())") }
+        if let e = energy { items.append("energy=\(e)") }
+        if method != .exact {
+            if oversample != 10 { items.append("oversample=\(oversample)") }
+            if powerIterations != 2 { items.append("power_iters=\(powerIterations)") }
+            if seed != 0 { items.append("seed=\(seed)") }
+        }
+        return items.joined(separator: "&")
+    }
+
+    func squeezer(workers: Int) -> AdapterSqueezer {
+        let policy = energy.map { RankPolicy(.energy($0), maxRank: rank) } ?? .fixed(rank)
+        return AdapterSqueezer(module: ModuleSqueezer(method: method, policy: policy,
+                                                      rsvd: RSVDOptions(oversample: oversample, powerIterations: powerIterations, seed: seed)),
+                               deploymentRank: rank, dtype: dtype, workers: workers)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import AdapterFormats
+import HTTPServer
+import Store
+
+/// Streams an upload into the blob store's temporary files as it arrives (never whole in memory),
+/// hashing on the way: `multipart/form-data` with the two PEFT files, `application/x-tar` of a PEFT
+/// directory, or a bare `.safetensors` (a kohya file). Nothing is committed here.
+struct UploadReceiver {
+    /// The files found in an upload: the config in memory (it is small), the weights in a blob writer.
+    struct Files {
+        var config: [UInt8]?
+        var weights: BlobWriter?
+    }
+
+    enum Kind: Equatable { case multipart(boundary: String), tar, safetensors }
+
+    static let configName = PEFTFiles.config
+    static let weightsName = PEFTFiles.weights
+
+    let blobs: BlobStore
+    let maxConfigBytes: Int
+
+    /// The kind of upload from its Content-Type, or a 415 naming what is accepted.
+    static func kind(of request: HTTPRequest) throws -> Kind {
+        let type = request.headers["Content-Type"] ?? ""
+        if let boundary = MultipartParser.boundary(fromContentType: type) { return .multipart(boundary: boundary) }
+        let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        switch media {
+        case "application/x-tar", "application/tar": return .tar
+        case "application/octet-stream", "application/vnd.safetensors": return .safetensors
+        default:
+            throw HTTPError(.unsupportedMediaType, type: "unsupported-media-type",
+                            detail: "Content-Type \"\(type)\" is not accepted: send multipart/form-data (adapter_config.json and adapter_model.safetensors parts), application/x-tar of a PEFT directory, or application/octet-stream of a kohya .safetensors file")
+        }
+    }
+
+    /// Reads the whole body into `Files`. On any error every temporary file is removed.
+    func receive(_ request: HTTPRequest, kind: Kind) async throws -> Files {
+        var files = Files()
+        do {
+            switch kind {
+            case let .multipart(boundary): try await receiveMultipart(request.body, boundary: boundary, into: &files)
+            case .tar: try await receiveTar(request.body, into: &files)
+            case .safetensors:
+                let writer = try blobs.makeWriter()
+                files.weights = writer
+                for try await chunk in request.body { try writer.append(chunk) }
+            }
+        } catch {
+            files.weights?.abort()
+            throw error
+        }
+        guard files.weights != nil else {
+            throw ServiceError.badRequest("the upload has no \(Self.weightsName)", type: "missing-file")
+        }
+        return files
+    }
+
+    private enum Target { case config, weights, ignored }
+
+    private func target(named name: String?, filename: String?, files: Files) throws -> Target {
+        let names = [name, filename].compactMap { $0 }.map { String($0.split(separator: "/").last ?? "") }
+        if names.contains(Self.configName) {
+            guard files.config == nil else { throw ServiceError.badRequest("the upload has two \(Self.configName)", type: "duplicate-file") }
+            return .config
+        }
+        if names.contains(Self.weightsName) || names.contains(where: { $0.hasSuffix(".safetensors") }) {
+            guard files.weights == nil else { throw ServiceError.badRequest("the upload has two weight files", type: "duplicate-file") }
+            return .weights
+        }
+        return .ignored
+    }
+
+    private func append(_ bytes: [UInt8], to target: Target, _ files: inout Files) throws {
+        switch target {
+        case .config:
+            files.config = (files.config ?? []) + bytes
+            guard files.config!.count <= maxConfigBytes else {
+                throw HTTPError(.contentTooLarge, type: "config-too-large",
+                                detail: "\(Self.configName) is larger than \(maxConfigBytes) bytes")
+            }
+        case .weights: try files.weights!.append(bytes)
+        case .ignored: break
+        }
+    }
+
+    private func open(_ target: Target, _ files: inout Files) throws {
+        switch target {
+        case .config: files.config = []
+        case .weights: files.weights = try blobs.makeWriter()
+        case .ignored: break
+        }
+    }
+
+    private func receiveMultipart(_ body: HTTPRequestBody, boundary: String, into files: inout Files) async throws {
+        var parser = try MultipartParser(boundary: boundary)
+        var current = Target.ignored
+        func handle(_ events: [MultipartParser.Event], _ files: inout Files) throws {
+            for e in events {
+                switch e {
+                case let .partBegin(head):
+                    current = try target(named: head.name, filename: head.filename, files: files)
+                    try open(current, &files)
+                case let .partData(bytes): try append(bytes, to: current, &files)
+                case .partEnd: current = .ignored
+                }
+            }
+        }
+        for try await chunk in body { try handle(try parser.feed(chunk), &files) }
+        try handle(try parser.finish(), &files)
+    }
+
+    private func receiveTar(_ body: HTTPRequestBody, into files: inout Files) async throws {
+        var reader = TarReader()
+        var current = Target.ignored
+        func handle(_ events: [TarReader.Event], _ files: inout Files) throws {
+            for e in events {
+                switch e {
+                case let .entryBegin(entry):
+                    current = entry.kind == .file ? try target(named: entry.name, filename: nil, files: files) : .ignored
+                    try open(current, &files)
+                case let .entryData(bytes): try append(bytes, to: current, &files)
+                case .entryEnd: current = .ignored
+                }
+            }
+        }
+        for try await chunk in body { try handle(try reader.feed(chunk), &files) }
+        try handle(try reader.finish(), &files)
+    }
+}

@@ -1,0 +1,53 @@
+import Store
+
+/// The service's Prometheus metrics: what it counts, and how a scrape renders them with the gauges
+/// sampled from the catalog and the server.
+final class ServiceMetrics: Sendable {
+    let registry = MetricsRegistry()
+
+    init() {
+        registry.describeCounter("lora_squeeze_http_requests_total", "HTTP requests by route, method and status.",
+                                 labels: ["route", "method", "status"])
+        registry.describeHistogram("lora_squeeze_http_request_duration_seconds", "HTTP request latency by route.",
+                                   labels: ["route"])
+        registry.describeCounter("lora_squeeze_http_request_bytes_total", "Request body bytes received.", labels: ["route"])
+        registry.describeCounter("lora_squeeze_http_response_bytes_total", "Response body bytes sent (declared lengths).", labels: ["route"])
+        registry.describeHistogram("lora_squeeze_squeeze_duration_seconds", "Wall time of squeezes that missed the cache.")
+        registry.describeCounter("lora_squeeze_squeezed_modules_total", "Modules squeezed (cache misses only).")
+        registry.describeCounter("lora_squeeze_uploads_total", "Adapters uploaded (new or already stored).")
+        registry.describeCounter("lora_squeeze_upload_bytes_total", "Weight bytes uploaded.")
+    }
+
+    func request(route: String, method: String, status: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
+        registry.increment("lora_squeeze_http_requests_total", labels: [route, method, String(status)])
+        registry.observe("lora_squeeze_http_request_duration_seconds", seconds, labels: [route])
+        if bytesIn > 0 { registry.increment("lora_squeeze_http_request_bytes_total", by: Double(bytesIn), labels: [route]) }
+        if bytesOut > 0 { registry.increment("lora_squeeze_http_response_bytes_total", by: Double(bytesOut), labels: [route]) }
+    }
+
+    func squeezed(seconds: Double, modules: Int) {
+        registry.observe("lora_squeeze_squeeze_duration_seconds", seconds)
+        registry.increment("lora_squeeze_squeezed_modules_total", by: Double(modules))
+    }
+
+    func adapterUploaded(bytes: Int) {
+        registry.increment("lora_squeeze_uploads_total")
+        registry.increment("lora_squeeze_upload_bytes_total", by: Double(bytes))
+    }
+
+    func render(statistics s: CatalogStatistics, openConnections: Int) -> String {
+        registry.render(gauges: [
+            ("lora_squeeze_cache_hits_total", "Squeeze cache hits since start.", [], [([], Double(s.cache.hits))]),
+            ("lora_squeeze_cache_misses_total", "Squeeze cache misses since start.", [], [([], Double(s.cache.misses))]),
+            ("lora_squeeze_cache_evictions_total", "Squeeze cache evictions since start.", [], [([], Double(s.cache.evictions))]),
+            ("lora_squeeze_cache_entries", "Squeeze cache entries.", [], [([], Double(s.cache.entries))]),
+            ("lora_squeeze_cache_bytes", "Bytes held by the squeeze cache.", [], [([], Double(s.cache.bytes))]),
+            ("lora_squeeze_adapters", "Stored adapters.", [], [([], Double(s.adapterCount))]),
+            ("lora_squeeze_adapter_bytes", "Bytes of stored adapters.", [], [([], Double(s.adapterBytes))]),
+            ("lora_squeeze_blob_bytes", "Bytes of all blobs (adapters and cache).", [], [([], Double(s.blobBytes))]),
+            ("lora_squeeze_jobs", "Jobs by state.", ["state"],
+             JobState.allCases.map { ([$0.rawValue], Double(s.jobsByState[$0] ?? 0)) }),
+            ("lora_squeeze_open_connections", "Open HTTP connections.", [], [([], Double(openConnections))]),
+        ])
+    }
+}

@@ -1,0 +1,106 @@
+import AdapterFormats
+import Foundation
+import HTTPServer
+import Store
+
+extension AdapterService {
+    func addAdapterRoutes(_ t: inout RouteTable) {
+        t.add(.post, "/v1/adapters", maxBodyBytes: configuration.maxUploadBytes) { [self] request in
+            let name = try request.queryValue("name").map { try AdapterName(validating: $0) }
+            let (record, created) = try await ingest(request, name: name)
+            var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(record, detailed: true)),
+                                             status: created ? .created : .ok)
+            response.headers["Location"] = "/v1/adapters/\(record.digest.hex)"
+            return response
+        }
+
+        t.add(.get, "/v1/adapters") { [self] request in
+            let limit = try Self.intQuery(request, "limit", default: 100, range: 1...AdapterQuery.maxLimit)
+            let offset = try Self.intQuery(request, "offset", default: 0, range: 0...Int.max)
+            let page = try catalog.list(AdapterQuery(limit: limit, offset: offset, namePrefix: request.queryValue("name"),
+                                                     baseModel: request.queryValue("base_model")))
+            struct Page: Encodable { let items: [AdapterResponse]; let total: Int; let nextOffset: Int? }
+            return .json(try JSONBody.encode(Page(items: page.items.map { AdapterResponse($0, detailed: false) },
+                                                  total: page.total, nextOffset: page.nextOffset)))
+        }
+
+        t.add(.get, "/v1/adapters/:ref") { [self] request in
+            let r = try record(request)
+            var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(r, detailed: true)))
+            response.headers["ETag"] = "\"\(r.digest.hex)\""
+            return response
+        }
+
+        t.add(.delete, "/v1/adapters/:ref") { [self] request in
+            let deletion = try catalog.delete(try AdapterReference(parsing: request.pathParameters["ref"] ?? ""))
+            struct Deleted: Encodable { let digest: String; let removedCacheEntries: Int; let removedBlobs: Int }
+            return .json(try JSONBody.encode(Deleted(digest: deletion.adapter.digest.hex,
+                                                     removedCacheEntries: deletion.removedCacheEntries.count,
+                                                     removedBlobs: deletion.removedBlobs.count)))
+        }
+
+        t.add(.put, "/v1/names/:name", maxBodyBytes: 4096) { [self] request in
+            let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
+            struct Body: Decodable { let adapter: String }
+            let bytes = try await request.body.collect(upTo: 4096)
+            guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
+                throw ServiceError.badRequest("the body must be JSON {\"adapter\": \"<digest or name>\"}", type: "invalid-body")
+            }
+            let target = try catalog.resolve(body.adapter)
+            let previous = try catalog.setName(name, to: .digest(target.digest))
+            struct Moved: Encodable { let name: String; let digest: String; let previous: String? }
+            return .json(try JSONBody.encode(Moved(name: name.description, digest: target.digest.hex, previous: previous?.hex)),
+                         status: previous == nil ? .created : .ok)
+        }
+
+        t.add(.delete, "/v1/names/:name") { [self] request in
+            let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
+            guard try catalog.removeName(name) != nil else {
+                throw HTTPError(.notFound, type: "not-found", detail: "no adapter is named \(name)")
+            }
+            return .status(.noContent)
+        }
+
+        t.add(.get, "/v1/adapters/:ref/files/:file") { [self] request in
+            let r = try record(request)
+            let file = request.pathParameters["file"] ?? ""
+            let blob: SHA256Digest?
+            switch file {
+            case PEFTFiles.config: blob = r.configBlob
+            case PEFTFiles.weights: blob = r.weightsBlob
+            default: blob = nil
+            }
+            guard let blob else {
+                throw HTTPError(.notFound, type: "not-found",
+                                detail: "adapter \(r.digest.hex) has no file \"\(file.prefix(80))\" (files: \(r.format == .peft ? "adapter_config.json, " : "")adapter_model.safetensors)")
+            }
+            return try blobResponse(blob, contentType: Self.contentType(file), request: request, cacheControl: Self.cacheControl(request, r))
+        }
+    }
+
+    /// A stored blob with its digest as ETag (so If-None-Match and If-Range work across restarts),
+    /// Range support and sendfile(2). A blob read for the first time since start is verified first.
+    func blobResponse(_ digest: SHA256Digest, contentType: String, request: HTTPRequest, cacheControl: String) throws -> HTTPResponse {
+        let verification = try catalog.blobs.verifyIfCold(digest)
+        guard verification.isIntact else {
+            logger.error("blob \(digest.hex) failed verification: \(verification)")
+            throw HTTPError(.internalServerError, type: "corrupt-blob", detail: "stored file \(digest.hex) is damaged; run a scrub")
+        }
+        var response = try HTTPResponse.file(path: catalog.blobs.path(for: digest), contentType: contentType,
+                                             etag: "\"\(digest.hex)\"", request: request)
+        response.headers["Cache-Control"] = cacheControl
+        return response
+    }
+
+    static func contentType(_ file: String) -> String {
+        file.hasSuffix(".json") ? "application/json" : "application/octet-stream"
+    }
+
+    static func intQuery(_ request: HTTPRequest, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.queryValue(name) else { return value }
+        guard let v = Int(text), range.contains(v) else {
+            throw ServiceError.badRequest("query parameter \(name)=\"\(text.prefix(40))\" must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+}

@@ -1,0 +1,36 @@
+import Store
+import Foundation
+import HTTPServer
+import SqueezeEngine
+
+extension AdapterService {
+    func addInsightRoutes(_ t: inout RouteTable) {
+        t.add(.get, "/v1/adapters/:ref/spectrum") { [self] request in
+            let r = try record(request)
+            let inspection = try Self.inspection(r)
+            struct Module: Encodable { let name: String; let rank: Int; let singularValues: [Double]; let ranks: [Int]; let energy: [Double] }
+            struct Body: Encodable { let digest: String; let modules: [Module]; let candidates: [AdapterInspection.Candidate] }
+            return .json(try JSONBody.encode(Body(
+                digest: r.digest.hex,
+                modules: inspection.modules.map { Module(name: $0.name, rank: $0.rank, singularValues: $0.singularValues,
+                                                         ranks: $0.ranks, energy: $0.energy) },
+                candidates: inspection.candidates)))
+        }
+
+        t.add(.get, "/v1/adapters/:ref/spectrum.svg") { [self] request in
+            let r = try record(request)
+            let inspection = try Self.inspection(r)
+            let maxRank = inspection.modules.map(\.rank).max() ?? 1
+            let marks = [1, 8, 16, 32, 64, 128, 256, 320, 512].filter { $0 <= maxRank }
+            let title = (r.names.first?.description ?? String(r.digest.hex.prefix(12))) + " — \(inspection.modules.count) modules"
+            let svg = SpectrumSVG.render(title: title, spectra: inspection.modules.map { ($0.name, $0.singularValues) }, marks: marks)
+            var response = HTTPResponse.bytes(Array(svg.utf8), contentType: "image/svg+xml")
+            response.headers["Cache-Control"] = Self.cacheControl(request, r)
+            return response
+        }
+    }
+
+    static func inspection(_ r: AdapterRecord) throws -> AdapterInspection {
+        try JSONDecoder().decode(AdapterInspection.self, from: Data(r.descriptionJSON.utf8))
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import HTTPServer
+
+extension AdapterService {
+    func addOperationsRoutes(_ t: inout RouteTable) {
+        t.add(.get, "/healthz") { _ in .json("{\"status\":\"ok\"}") }
+
+        t.add(.get, "/readyz") { [self] _ in
+            if isDraining {
+                return .json("{\"status\":\"draining\"}", status: .serviceUnavailable)
+            }
+            do {
+                try catalog.checkWritable()
+            } catch {
+                logger.error("readyz: \(error)")
+                return .json(try JSONBody.encode(["status": "unavailable", "detail": "\(error)"]), status: .serviceUnavailable)
+            }
+            return .json("{\"status\":\"ready\"}")
+        }
+
+        t.add(.get, "/metrics") { [self] _ in
+            let text = metrics.render(statistics: try catalog.statistics(),
+                                      openConnections: server.withLock { $0?.connectionCount ?? 0 })
+            return .bytes(Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+
+        t.add(.get, "/openapi.json") { _ in
+            .bytes(PackageResources.openapi_json, contentType: "application/json")
+        }
+    }
+}
