@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 DATA ?= ./data
+PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test interop run demo bench clean
+.PHONY: deps pydeps build release test interop run demo bench bench-http bench-service clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -21,9 +22,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product lora-squeeze
 
-# Python packages for the interop check (the reference safetensors reader and numpy), from PyPI.
+# Python packages for the checks (the reference safetensors reader, numpy, an OpenAPI 3.1 validator), from PyPI.
 pydeps:
-	@python3 -c 'import numpy, safetensors' 2>/dev/null || python3 -m pip install -q numpy safetensors
+	@python3 -c 'import numpy, safetensors, openapi_spec_validator' 2>/dev/null \
+	  || python3 -m pip install -q numpy safetensors openapi-spec-validator
 
 # The test command (README, CI): every Swift Testing suite, then the interop check.
 # The HTTP server's suites run on their own: their timeouts are real, and the CPU-heavy squeeze and
@@ -33,6 +35,7 @@ test: deps pydeps
 	$(SWIFT) test --skip-build --skip HTTPServerTests
 	$(SWIFT) test --skip-build --filter HTTPServerTests
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
+	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
 
 # Outputs read back by the reference safetensors implementation, as PEFT and vLLM read them,
 # and checked against numpy's SVD.
@@ -40,16 +43,25 @@ interop: pydeps
 	$(SWIFT) build --product lora-squeeze
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 
-# The run command (README): today it writes a demo adapter under $(DATA)/demo and squeezes it;
-# once the service lands it starts the server on its embedded default.
+# The run command (README): the service on its embedded default (SQLite and blobs under ./data, port 8080).
 run: release
-	.build/release/lora-squeeze demo --data $(DATA)
+	.build/release/lora-squeeze serve --data $(DATA) --port $(PORT)
 
-demo: run
+# A demo adapter written under $(DATA)/demo and squeezed by the CLI.
+demo: release
+	.build/release/lora-squeeze demo --data $(DATA)
 
 # The squeeze benchmark (release build; prints figures, asserts nothing). See Benchmarks/README.md.
 bench: release
 	bash Benchmarks/squeeze.sh
+
+# HTTP server against nginx with wrk (installs both); see Benchmarks/http.
+bench-http:
+	bash Benchmarks/http/run.sh
+
+# Upload → squeeze → download of the Gemma-2B-shaped adapter over loopback; see Benchmarks/README.md.
+bench-service: release
+	bash Benchmarks/service.sh
 
 clean:
 	rm -rf .build

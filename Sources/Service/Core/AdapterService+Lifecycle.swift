@@ -9,8 +9,11 @@ extension AdapterService {
         guard let port = UInt16(exactly: configuration.port) else {
             throw ServiceError.badRequest("port \(configuration.port) is outside 0...65535")
         }
+        var limits = configuration.http
+        // The upload route's own limit must not be cut short by the parser's global one.
+        limits.maxBodyBytes = max(limits.maxBodyBytes, configuration.maxUploadBytes)
         let http = HTTPServer(configuration: .init(address: SocketAddress(host: configuration.host, port: port),
-                                                   limits: configuration.http),
+                                                   limits: limits),
                               handler: makeHandler(), logger: logger)
         let address = try http.start()
         server.withLock { $0 = http }

@@ -13,6 +13,8 @@ public final class AdapterService: Sendable {
     let catalog: AdapterCatalog
     let logger: Logger
     let pool: ComputePool
+    /// Blocking storage work (fsyncs of large blobs, first-read verification) off the cooperative threads.
+    let io: ComputePool
     let metrics: ServiceMetrics
     let flights = SingleFlight<CacheKey, CacheEntry>()
     let draining = Mutex(false)
@@ -26,6 +28,7 @@ public final class AdapterService: Sendable {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         catalog = try AdapterCatalog(directory: configuration.dataDirectory, logger: logger)
         pool = ComputePool(label: "lora-squeeze.compute", width: configuration.concurrentSqueezes)
+        io = ComputePool(label: "lora-squeeze.io", width: 4)
         metrics = ServiceMetrics()
         jobs = JobRunner()
     }
@@ -55,14 +58,19 @@ public final class AdapterService: Sendable {
             writer.abort()
             throw error
         }
-        let weights = try writer.commit()
-        let configBlob = try validated.canonicalConfig.map { try catalog.blobs.write($0) }
-        let digest = try ValidatedUpload.adapterDigest(format: validated.format, config: configBlob?.digest, weights: weights.digest)
-        let result = try catalog.put(NewAdapter(digest: digest, format: validated.format, configBlob: configBlob?.digest,
-                                                weightsBlob: weights.digest, baseModel: validated.baseModel,
-                                                moduleCount: validated.moduleCount, descriptionJSON: validated.descriptionJSON),
-                                     name: name)
-        metrics.adapterUploaded(bytes: Int(weights.size))
+        let pending = UnsafeSendable(writer)
+        let catalog = self.catalog
+        let (result, size) = try await io.run {
+            let weights = try pending.value.commit()
+            let configBlob = try validated.canonicalConfig.map { try catalog.blobs.write($0) }
+            let digest = try ValidatedUpload.adapterDigest(format: validated.format, config: configBlob?.digest, weights: weights.digest)
+            let result = try catalog.put(NewAdapter(digest: digest, format: validated.format, configBlob: configBlob?.digest,
+                                                    weightsBlob: weights.digest, baseModel: validated.baseModel,
+                                                    moduleCount: validated.moduleCount, descriptionJSON: validated.descriptionJSON),
+                                         name: name)
+            return (result, weights.size)
+        }
+        metrics.adapterUploaded(bytes: Int(size))
         return (result.adapter, result.created)
     }
 
@@ -91,9 +99,13 @@ public final class AdapterService: Sendable {
             let started = ContinuousClock.now
             let squeezer = request.squeezer(workers: configuration.workers)
             let produced = try await pool.run { [self] in try produce(record, squeezer: squeezer) }
-            let entry = try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry
-            metrics.squeezed(seconds: (ContinuousClock.now - started).seconds, modules: record.moduleCount)
-            let evicted = try catalog.evict(toBudget: configuration.cacheBudgetBytes)
+            let (entry, evicted) = try await io.run { [self] in
+                (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
+                 try catalog.evict(toBudget: configuration.cacheBudgetBytes))
+            }
+            let seconds = (ContinuousClock.now - started).seconds
+            metrics.squeezed(seconds: seconds, modules: record.moduleCount)
+            logger.info("squeezed \(record.digest.hex.prefix(12)) to rank \(request.rank) [\(request.canonicalOptions)] in \(String(format: "%.3f", seconds)) s")
             if !evicted.isEmpty { logger.info("cache: evicted \(evicted.count) entries to stay within \(configuration.cacheBudgetBytes) bytes") }
             return entry
         }
@@ -117,6 +129,12 @@ public final class AdapterService: Sendable {
         let config = try result.output.configJSON.map { try catalog.blobs.write($0) }
         return (config?.digest, weights.digest)
     }
+}
+
+/// Hands a value that is used by one task at a time to a pool thread (the caller awaits the result).
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 extension Duration {

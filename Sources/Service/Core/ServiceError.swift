@@ -37,7 +37,9 @@ enum ServiceError {
         case let e as SHA256DigestError:
             return HTTPError(.badRequest, type: "invalid-digest", detail: "\(e)")
         default:
-            return HTTPError(.internalServerError, type: "internal", detail: "\(error)")
+            // Unexpected failures are logged with the request id; their text stays out of the response.
+            return HTTPError(.internalServerError, type: "internal-error",
+                             detail: "an internal error occurred; the server log has the details under this request id")
         }
     }
 

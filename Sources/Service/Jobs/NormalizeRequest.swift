@@ -5,6 +5,11 @@ import Store
 /// squeeze to bring them to. Resolved to digests when the job is created, so it survives restarts
 /// and renames unchanged.
 struct NormalizeRequest: Codable, Sendable {
+    enum CodingKeys: String, CodingKey {
+        case adapters, prefix, all, rank, method, dtype, energy, oversample, seed, digests
+        case powerIterations = "power_iters"
+    }
+
     var adapters: [String]?
     var prefix: String?
     var all: Bool?
@@ -12,6 +17,9 @@ struct NormalizeRequest: Codable, Sendable {
     var method: String?
     var dtype: String?
     var energy: Double?
+    var oversample: Int?
+    var powerIterations: Int?
+    var seed: UInt64?
     /// Filled in at creation: the digests the job covers, in order.
     var digests: [String]?
 
@@ -22,6 +30,8 @@ struct NormalizeRequest: Codable, Sendable {
         var r = SqueezeRequest(rank: rank)
         let fields: [String: String] = [
             "method": method, "dtype": dtype, "energy": energy.map { String($0) },
+            "oversample": oversample.map { String($0) }, "power_iters": powerIterations.map { String($0) },
+            "seed": seed.map { String($0) },
         ].compactMapValues { $0 }
         try r.apply(query: { fields[$0] })
         return r

@@ -27,7 +27,7 @@ extension AdapterService {
         t.add(.get, "/v1/adapters/:ref") { [self] request in
             let r = try record(request)
             var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(r, detailed: true)))
-            response.headers["ETag"] = "\"\(r.digest.hex)\""
+            response.headers["Cache-Control"] = "no-cache"  // its names can change
             return response
         }
 
@@ -74,14 +74,15 @@ extension AdapterService {
                 throw HTTPError(.notFound, type: "not-found",
                                 detail: "adapter \(r.digest.hex) has no file \"\(file.prefix(80))\" (files: \(r.format == .peft ? "adapter_config.json, " : "")adapter_model.safetensors)")
             }
-            return try blobResponse(blob, contentType: Self.contentType(file), request: request, cacheControl: Self.cacheControl(request, r))
+            return try await blobResponse(blob, contentType: Self.contentType(file), request: request, cacheControl: Self.cacheControl(request, r))
         }
     }
 
     /// A stored blob with its digest as ETag (so If-None-Match and If-Range work across restarts),
     /// Range support and sendfile(2). A blob read for the first time since start is verified first.
-    func blobResponse(_ digest: SHA256Digest, contentType: String, request: HTTPRequest, cacheControl: String) throws -> HTTPResponse {
-        let verification = try catalog.blobs.verifyIfCold(digest)
+    func blobResponse(_ digest: SHA256Digest, contentType: String, request: HTTPRequest, cacheControl: String) async throws -> HTTPResponse {
+        let blobs = catalog.blobs
+        let verification = try await io.run { try blobs.verifyIfCold(digest) }
         guard verification.isIntact else {
             logger.error("blob \(digest.hex) failed verification: \(verification)")
             throw HTTPError(.internalServerError, type: "corrupt-blob", detail: "stored file \(digest.hex) is damaged; run a scrub")

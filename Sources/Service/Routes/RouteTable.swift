@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Logging
 
 /// Registers routes with the router, each wrapped so that errors become problem+json with the
 /// right status and every request is counted in the metrics under its route pattern.
@@ -8,18 +9,23 @@ struct RouteTable {
     /// Every (method, pattern) registered, in OpenAPI's `{param}` spelling: checked against openapi.json.
     private(set) var routes: [(method: String, path: String)] = []
     let metrics: ServiceMetrics
+    let logger: Logger
 
     mutating func add(_ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
                       _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
         routes.append((method.rawValue, Self.openAPIPath(pattern)))
-        let metrics = self.metrics
+        let (metrics, logger) = (self.metrics, self.logger)
         router.add(method, pattern, maxBodyBytes: maxBodyBytes) { request in
             let start = ContinuousClock.now
             var response: HTTPResponse
             do {
                 response = try await body(request)
             } catch {
-                response = HTTPResponse.problem(ServiceError.http(error), requestID: request.requestID)
+                let problem = ServiceError.http(error)
+                if problem.status.code >= 500 {
+                    logger.error("\(request.method) \(request.path) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
+                }
+                response = HTTPResponse.problem(problem, requestID: request.requestID)
             }
             metrics.request(route: pattern, method: request.method.rawValue, status: response.status.code,
                             seconds: (ContinuousClock.now - start).seconds,

@@ -12,7 +12,7 @@ extension AdapterService {
     public var registeredRoutes: [(method: String, path: String)] { makeRouteTable().routes }
 
     func makeRouteTable() -> RouteTable {
-        var table = RouteTable(metrics: metrics)
+        var table = RouteTable(metrics: metrics, logger: logger)
         addAdapterRoutes(&table)
         addSqueezeRoutes(&table)
         addInsightRoutes(&table)

@@ -21,7 +21,7 @@ extension AdapterService {
             }
             let entry = try await squeezed(r, squeeze)
             let blob = file == PEFTFiles.config ? entry.configBlob! : entry.weightsBlob
-            return try blobResponse(blob, contentType: Self.contentType(file), request: request,
+            return try await blobResponse(blob, contentType: Self.contentType(file), request: request,
                                     cacheControl: Self.cacheControl(request, r))
         }
 
@@ -38,25 +38,16 @@ extension AdapterService {
             if let c = entry.configBlob { files.append((PEFTFiles.config, c)) }
             files.append((PEFTFiles.weights, entry.weightsBlob))
             // Open every file before answering: eviction may unlink a blob, an open descriptor keeps it readable.
-            let handles = try files.map { try FileHandle(forReadingFrom: catalog.blobs.url(for: $0.digest)) }
-            let sizes = try handles.map { Int(try $0.seekToEnd()) }
-            for h in handles { try h.seek(toOffset: 0) }
-            let etag = "\"\(entry.weightsBlob.hex)-tar\""
-            if let match = request.headers["If-None-Match"], match.contains(etag) || match == "*" {
-                return HTTPResponse(status: .notModified, headers: ["ETag": etag])
+            var segments: [BodySegment] = []
+            for f in files {
+                let file = try OpenFile(path: catalog.blobs.path(for: f.digest))
+                let size = try file.status().size
+                segments += [.bytes(TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
+                             .bytes(TarWriter.padding(forSize: size))]
             }
-            let names = files.map(\.name)
-            var response = HTTPResponse.stream(contentType: "application/x-tar",
-                                               length: TarWriter.archiveSize(fileSizes: sizes)) { writer in
-                defer { for h in handles { try? h.close() } }
-                for (i, h) in handles.enumerated() {
-                    try await writer.write(TarWriter.header(name: names[i], size: sizes[i]))
-                    while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty { try await writer.write(Array(chunk)) }
-                    try await writer.write(TarWriter.padding(forSize: sizes[i]))
-                }
-                try await writer.write(TarWriter.trailer)
-            }
-            response.headers["ETag"] = etag
+            segments.append(.bytes(TarWriter.trailer))
+            let etag = "\"\(entry.weightsBlob.hex)-\(entry.configBlob?.hex.prefix(16) ?? "kohya")-tar\""
+            var response = HTTPResponse.segments(segments, contentType: "application/x-tar", etag: etag, request: request)
             response.headers["Cache-Control"] = Self.cacheControl(request, r)
             response.headers["Content-Disposition"] = "attachment; filename=\"\(r.digest.hex.prefix(12))-r\(squeeze.rank).tar\""
             return response
@@ -68,12 +59,16 @@ extension AdapterService {
             let r = try record(request)
             var adapterRecord = r
             var source: LoRAAdapter
+            var tag = "source"
             if let rankText = request.queryValue("rank") {
                 var squeeze = try SqueezeRequest(rankText: rankText, request: request, maxRank: configuration.maxRank)
                 squeeze.dtype = nil
                 let entry = try await squeezed(r, squeeze)
                 adapterRecord.configBlob = entry.configBlob
                 adapterRecord.weightsBlob = entry.weightsBlob
+                tag = "r\(squeeze.rank)-\(squeeze.canonicalOptions)"
+            } else if let stray = SqueezeRequest.parameters.first(where: { $0 != "dtype" && request.queryValue($0) != nil }) {
+                throw ServiceError.badRequest("\(stray) applies to the squeezed form: give ?rank= too", type: "invalid-options")
             }
             let dtype = try request.queryValue("dtype").map { text -> DType in
                 guard let d = ["f32": DType.f32, "f16": .f16, "bf16": .bf16][text.lowercased()] else {
@@ -81,10 +76,16 @@ extension AdapterService {
                 }
                 return d
             }
+            // The same adapter, squeeze and dtype always give the same bytes.
+            let etag = "\"\(r.digest.hex)-merged-\(ShortTag.short(tag + "-" + (dtype?.rawValue ?? "input")))\""
+            if let match = request.headers["If-None-Match"],
+               match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+                return HTTPResponse(status: .notModified, headers: ["ETag": etag, "Cache-Control": Self.cacheControl(request, r)])
+            }
             source = try load(adapterRecord)
             let merged = try MergedDelta(adapter: source, dtype: dtype)
             let pool = self.pool
-            return HTTPResponse.stream(contentType: "application/octet-stream", length: merged.totalBytes) { writer in
+            var response = HTTPResponse.stream(contentType: "application/octet-stream", length: merged.totalBytes) { writer in
                 try await writer.write(merged.header)
                 for entry in merged.entries {
                     // One module at a time on the compute pool: memory stays bounded by a module.
@@ -96,6 +97,18 @@ extension AdapterService {
                     try await writer.write(bytes)
                 }
             }
+            response.headers["ETag"] = etag
+            response.headers["Cache-Control"] = Self.cacheControl(request, r)
+            return response
         }
+    }
+}
+
+/// A short stable tag for ETags made of several parts (FNV-1a, hex).
+enum ShortTag {
+    static func short(_ text: String) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return String(h, radix: 16)
     }
 }

@@ -144,12 +144,14 @@ public final class BlobStore: Sendable {
         try state.withLock { state throws(BlobStoreError) in
             if link(temporaryPath, destination) == 0 {
                 try POSIX.removeFile(temporaryPath)
+                // Its digest was computed from the very bytes just written: no need to rehash on first read.
+                state.verified.insert(digest)
             } else if errno == EEXIST {
                 let existing = try POSIX.fileStatus(destination)
                 if state.knownCorrupt.contains(digest) || existing.map({ Int64($0.st_size) != size }) ?? true {
                     guard rename(temporaryPath, destination) == 0 else { throw POSIX.failure("rename", destination) }
                     state.knownCorrupt.remove(digest)
-                    state.verified.remove(digest)
+                    state.verified.insert(digest)
                     logger.warning("replaced a damaged blob with a fresh copy", metadata: ["digest": "\(digest)"])
                 } else {
                     try POSIX.removeFile(temporaryPath)
