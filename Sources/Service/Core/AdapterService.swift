@@ -74,8 +74,16 @@ public final class AdapterService: Sendable {
         return (result.adapter, result.created)
     }
 
-    /// Opens a stored adapter's weights (memory-mapped) as a `LoRAAdapter`.
+    /// Opens a stored adapter's weights (memory-mapped) as a `LoRAAdapter`. Its files were validated
+    /// when stored, so a failure here is the server's (a damaged or missing blob): a 500 without paths.
     func load(_ record: AdapterRecord) throws -> LoRAAdapter {
+        do { return try loadUnchecked(record) } catch {
+            logger.error("stored adapter \(record.digest.hex) cannot be read: \(error)")
+            throw StoredFileError(digest: record.digest)
+        }
+    }
+
+    private func loadUnchecked(_ record: AdapterRecord) throws -> LoRAAdapter {
         let weights = try SafetensorsFile(contentsOf: catalog.blobs.url(for: record.weightsBlob))
         switch record.format {
         case .kohya:
@@ -94,14 +102,21 @@ public final class AdapterService: Sendable {
     func squeezed(_ record: AdapterRecord, _ request: SqueezeRequest) async throws -> CacheEntry {
         let key = try CacheKey(adapter: record.digest, rank: request.rank, options: request.canonicalOptions)
         if let hit = try catalog.cacheLookup(key) { return hit }
+        // Zero-padding a small module up to R is what a uniform rank means; a rank no module can
+        // reach is a mistake in the request.
+        if let largest = try? JSONDecoder().decode(AdapterInspection.self, from: Data(record.descriptionJSON.utf8))
+            .modules.map({ min($0.outFeatures, $0.inFeatures) }).max(), request.rank > largest {
+            throw HTTPError(.unprocessableContent, type: "rank-above-module-size",
+                            detail: "rank \(request.rank) is above every module's size: the largest min(out, in) in adapter \(record.digest.hex) is \(largest)")
+        }
         return try await flights.run(key) { [self] in
-            if let hit = try catalog.cacheLookup(key) { return hit }
+            if let hit = try catalog.cachePeek(key) { return hit }  // computed by a flight that just ended
             let started = ContinuousClock.now
             let squeezer = request.squeezer(workers: configuration.workers)
             let produced = try await pool.run { [self] in try produce(record, squeezer: squeezer) }
             let (entry, evicted) = try await io.run { [self] in
                 (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
-                 try catalog.evict(toBudget: configuration.cacheBudgetBytes))
+                 try catalog.evict(toBudget: configuration.cacheBudgetBytes, sparing: key))
             }
             let seconds = (ContinuousClock.now - started).seconds
             metrics.squeezed(seconds: seconds, modules: record.moduleCount)
@@ -129,6 +144,11 @@ public final class AdapterService: Sendable {
         let config = try result.output.configJSON.map { try catalog.blobs.write($0) }
         return (config?.digest, weights.digest)
     }
+}
+
+/// A stored file the server cannot read back (it passed validation when stored).
+struct StoredFileError: Error {
+    let digest: SHA256Digest
 }
 
 /// Hands a value that is used by one task at a time to a pool thread (the caller awaits the result).

@@ -10,6 +10,9 @@ enum ServiceError {
         switch error {
         case let e as HTTPError:
             return e
+        case let e as StoredFileError:
+            return HTTPError(.internalServerError, type: "storage",
+                             detail: "stored adapter \(e.digest.hex) cannot be read back; an operator should run a scrub")
         case let e as AdapterError:
             return HTTPError(.unprocessableContent, type: "invalid-adapter", detail: e.description)
         case let e as SafetensorsError:

@@ -24,8 +24,13 @@ struct UploadReceiver {
     /// The kind of upload from its Content-Type, or a 415 naming what is accepted.
     static func kind(of request: HTTPRequest) throws -> Kind {
         let type = request.headers["Content-Type"] ?? ""
-        if let boundary = MultipartParser.boundary(fromContentType: type) { return .multipart(boundary: boundary) }
         let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if media == "multipart/form-data" {
+            guard let boundary = MultipartParser.boundary(fromContentType: type), !boundary.isEmpty else {
+                throw ServiceError.badRequest("multipart/form-data needs a boundary parameter (RFC 7578 §4.1)", type: "invalid-multipart")
+            }
+            return .multipart(boundary: boundary)
+        }
         switch media {
         case "application/x-tar", "application/tar": return .tar
         case "application/octet-stream", "application/vnd.safetensors": return .safetensors
@@ -59,13 +64,16 @@ struct UploadReceiver {
 
     private enum Target { case config, weights, ignored }
 
-    private func target(named name: String?, filename: String?, files: Files) throws -> Target {
+    /// Which upload file a part or entry is: by its exact name, or (multipart only) any other
+    /// `.safetensors` file name. AppleDouble entries (`._name`, which macOS tar adds) are ignored.
+    private func target(named name: String?, filename: String?, files: Files, exactOnly: Bool = false) throws -> Target {
         let names = [name, filename].compactMap { $0 }.map { String($0.split(separator: "/").last ?? "") }
+            .filter { !$0.hasPrefix("._") }
         if names.contains(Self.configName) {
             guard files.config == nil else { throw ServiceError.badRequest("the upload has two \(Self.configName)", type: "duplicate-file") }
             return .config
         }
-        if names.contains(Self.weightsName) || names.contains(where: { $0.hasSuffix(".safetensors") }) {
+        if names.contains(Self.weightsName) || (!exactOnly && names.contains(where: { $0.hasSuffix(".safetensors") })) {
             guard files.weights == nil else { throw ServiceError.badRequest("the upload has two weight files", type: "duplicate-file") }
             return .weights
         }
@@ -118,7 +126,7 @@ struct UploadReceiver {
             for e in events {
                 switch e {
                 case let .entryBegin(entry):
-                    current = entry.kind == .file ? try target(named: entry.name, filename: nil, files: files) : .ignored
+                    current = entry.kind == .file ? try target(named: entry.name, filename: nil, files: files, exactOnly: true) : .ignored
                     try open(current, &files)
                 case let .entryData(bytes): try append(bytes, to: current, &files)
                 case .entryEnd: current = .ignored

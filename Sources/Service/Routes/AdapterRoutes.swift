@@ -83,15 +83,32 @@ extension AdapterService {
     func blobResponse(_ digest: SHA256Digest, contentType: String, request: HTTPRequest, cacheControl: String) async throws -> HTTPResponse {
         let blobs = catalog.blobs
         let verification = try await io.run { try blobs.verifyIfCold(digest) }
-        guard verification.isIntact else {
+        switch verification {
+        case .intact: break
+        case .missing: throw BlobMissing(digest: digest)
+        case .corrupt:
             logger.error("blob \(digest.hex) failed verification: \(verification)")
-            throw HTTPError(.internalServerError, type: "corrupt-blob", detail: "stored file \(digest.hex) is damaged; run a scrub")
+            throw HTTPError(.internalServerError, type: "corrupt-blob", detail: "stored file \(digest.hex) is damaged; an operator should run a scrub")
         }
-        var response = try HTTPResponse.file(path: catalog.blobs.path(for: digest), contentType: contentType,
+        let response: HTTPResponse
+        do {
+            response = try HTTPResponse.file(path: catalog.blobs.path(for: digest), contentType: contentType,
                                              etag: "\"\(digest.hex)\"", request: request)
-        response.headers["Cache-Control"] = cacheControl
-        return response
+        } catch let e as HTTPError where e.status == .notFound {
+            throw BlobMissing(digest: digest)  // removed (evicted) between verification and opening
+        }
+        var withCaching = response
+        withCaching.headers["Cache-Control"] = cacheControl
+        return withCaching
     }
+
+
+    /// A blob that was there when its row was read and is gone now (a cache eviction raced the
+    /// request). Squeeze routes recompute once; elsewhere it is a server error.
+    struct BlobMissing: Error {
+        let digest: SHA256Digest
+    }
+
 
     static func contentType(_ file: String) -> String {
         file.hasSuffix(".json") ? "application/json" : "application/octet-stream"

@@ -5,6 +5,18 @@ import SqueezeEngine
 import Store
 
 extension AdapterService {
+    /// Runs `body` on the squeezed entry; if a cache eviction removed its files in between, squeezes
+    /// again once (the second computation is then served, spared by its own eviction).
+    func withSqueezed(_ r: AdapterRecord, _ squeeze: SqueezeRequest,
+                      _ body: (CacheEntry) async throws -> HTTPResponse) async throws -> HTTPResponse {
+        do {
+            return try await body(try await squeezed(r, squeeze))
+        } catch is BlobMissing {
+            logger.info("squeezed files of \(r.digest.hex.prefix(12)) were evicted while being requested; computing again")
+            return try await body(try await squeezed(r, squeeze))
+        }
+    }
+
     func addSqueezeRoutes(_ t: inout RouteTable) {
         // …/squeezed/{rank}/adapter_config.json and …/squeezed/{rank}/adapter_model.safetensors: a PEFT
         // directory at one deployment rank, so a host fetches two URLs into a folder and loads it.
@@ -19,10 +31,11 @@ extension AdapterService {
             if file == PEFTFiles.config && r.format == .kohya {
                 throw HTTPError(.notFound, type: "not-found", detail: "adapter \(r.digest.hex) is a kohya file: it has no adapter_config.json")
             }
-            let entry = try await squeezed(r, squeeze)
-            let blob = file == PEFTFiles.config ? entry.configBlob! : entry.weightsBlob
-            return try await blobResponse(blob, contentType: Self.contentType(file), request: request,
-                                    cacheControl: Self.cacheControl(request, r))
+            return try await withSqueezed(r, squeeze) { entry in
+                let blob = file == PEFTFiles.config ? entry.configBlob! : entry.weightsBlob
+                return try await blobResponse(blob, contentType: Self.contentType(file), request: request,
+                                              cacheControl: Self.cacheControl(request, r))
+            }
         }
 
         // …/squeezed/{rank}.tar: both files in one ustar archive, streamed.
@@ -33,14 +46,14 @@ extension AdapterService {
                 throw HTTPError(.notFound, type: "not-found", detail: "ask for …/squeezed/{rank}.tar or …/squeezed/{rank}/{file}")
             }
             let squeeze = try SqueezeRequest(rankText: String(archive.dropLast(4)), request: request, maxRank: configuration.maxRank)
-            let entry = try await squeezed(r, squeeze)
+            return try await withSqueezed(r, squeeze) { entry in
             var files: [(name: String, digest: SHA256Digest)] = []
             if let c = entry.configBlob { files.append((PEFTFiles.config, c)) }
             files.append((PEFTFiles.weights, entry.weightsBlob))
             // Open every file before answering: eviction may unlink a blob, an open descriptor keeps it readable.
             var segments: [BodySegment] = []
             for f in files {
-                let file = try OpenFile(path: catalog.blobs.path(for: f.digest))
+                guard let file = try? OpenFile(path: catalog.blobs.path(for: f.digest)) else { throw BlobMissing(digest: f.digest) }
                 let size = try file.status().size
                 segments += [.bytes(TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
                              .bytes(TarWriter.padding(forSize: size))]
@@ -51,6 +64,7 @@ extension AdapterService {
             response.headers["Cache-Control"] = Self.cacheControl(request, r)
             response.headers["Content-Disposition"] = "attachment; filename=\"\(r.digest.hex.prefix(12))-r\(squeeze.rank).tar\""
             return response
+            }
         }
 
         // merged.safetensors: the dense ΔW of every module (optionally of the squeezed form, ?rank=),

@@ -75,10 +75,11 @@ extension AdapterCatalog {
     }
 
     /// Removes least-recently-used unpinned entries until the cache holds at most `budget` bytes,
-    /// or only pinned entries are left. Returns the evicted entries, oldest first; their blobs are
-    /// removed unless something else uses them.
+    /// or only pinned entries (and `sparing`) are left. Returns the evicted entries, oldest first;
+    /// their blobs are removed unless something else uses them. `sparing` keeps an entry that is
+    /// about to be served (the one just computed), even if it alone is over the budget.
     @discardableResult
-    public func evict(toBudget budget: Int64) throws -> [CacheEntry] {
+    public func evict(toBudget budget: Int64, sparing spared: CacheKey? = nil) throws -> [CacheEntry] {
         guard budget >= 0 else { throw CatalogError.invalidBudget(budget) }
         let evicted = try write { connection, effects in
             var total = try connection.queryFirst("SELECT coalesce(sum(bytes), 0) FROM squeeze_cache") {
@@ -89,7 +90,7 @@ extension AdapterCatalog {
             let candidates = try connection.query("""
                 SELECT \(Self.cacheColumns) FROM squeeze_cache WHERE pinned = 0 ORDER BY last_used_at, rowid
                 """) { try cacheEntry($0) }
-            for entry in candidates where total > budget {
+            for entry in candidates where total > budget && entry.key != spared {
                 try connection.run("DELETE FROM squeeze_cache WHERE adapter_digest = ? AND rank = ? AND options = ?",
                                    [entry.key.adapter.hex, entry.key.rank, entry.key.options])
                 total -= entry.bytes
@@ -105,6 +106,11 @@ extension AdapterCatalog {
                                    "budget": "\(budget)"])
         }
         return evicted
+    }
+
+    /// The entry for `key` without touching it or the counters (a second look inside a single flight).
+    public func cachePeek(_ key: CacheKey) throws -> CacheEntry? {
+        try database.withConnection { try fetchCacheEntry(key, $0) }
     }
 
     /// The cache entries of one adapter, most recently used first.

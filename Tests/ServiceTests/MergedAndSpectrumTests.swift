@@ -1,0 +1,89 @@
+import AdapterFormats
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("merged.safetensors and spectra, checked against loops and a dense SVD")
+struct MergedAndSpectrumTests {
+    @Test("merged.safetensors holds s·B·A for every module; ?rank=R holds the squeezed factors' product")
+    func merged() async throws {
+        let files = try ServiceFixtures.mixed(seed: 61)
+        let source = try files.adapter()
+        try await ServiceHarness.with { s in
+            let digest = try await s.uploadPEFT(files, name: "merge-me").digest
+            let response = try await s.get("/v1/adapters/\(digest)/merged.safetensors")
+            try #require(response.status == 200, "\(response.text)")
+            #expect(response.header("Content-Type") == "application/octet-stream")
+            let merged = try SafetensorsFile(bytes: response.body)
+            #expect(merged.tensors.allSatisfy { $0.dtype == .f32 }, "F32 in, F32 out")
+            try ServedCheck.merged(merged, reference: source)
+
+            let etag = try #require(response.header("ETag"))
+            #expect(try await s.get("/v1/adapters/\(digest)/merged.safetensors", headers: [("If-None-Match", etag)]).status == 304)
+            #expect(response.header("Cache-Control")?.contains("immutable") == true)
+            #expect(try await s.get("/v1/adapters/merge-me/merged.safetensors").header("Cache-Control") == "no-cache")
+
+            // The squeezed form: the product of the served rank-4 factors (scale 1), which is itself the
+            // best rank-4 approximation of s·B·A.
+            let squeezed = try await s.get("/v1/adapters/\(digest)/squeezed/4/adapter_model.safetensors")
+            let config = try await s.get("/v1/adapters/\(digest)/squeezed/4/adapter_config.json")
+            let written = try LoRAAdapter.peft(config: try PEFTConfig(json: Data(config.body)),
+                                               weights: try SafetensorsFile(bytes: squeezed.body))
+            let ranked = try await s.get("/v1/adapters/\(digest)/merged.safetensors?rank=4")
+            try #require(ranked.status == 200, "\(ranked.text)")
+            let rankedFile = try SafetensorsFile(bytes: ranked.body)
+            try ServedCheck.merged(rankedFile, reference: written)
+            #expect(ranked.header("ETag") != etag)
+            // And it is not the full update: the rank-4 truncation drops σ₅…σ₈, far above rounding.
+            let first = try #require(source.modules.first { $0.kind == .linear && $0.rank > 4 })
+            let (a, b) = try source.factors(of: first)
+            let full = ReferenceMath.product(b: b, a: a, out: first.outFeatures, rank: first.rank, in: first.inFeatures, scale: first.scale)
+            let served = try rankedFile.floats(named: first.name + ".weight").map(Double.init)
+            #expect(ReferenceMath.frobenius(served, minus: full) > 1e-3 * ReferenceMath.frobenius(full))
+
+            let bf16 = try await s.get("/v1/adapters/\(digest)/merged.safetensors?dtype=bf16")
+            try #require(bf16.status == 200)
+            let bf16File = try SafetensorsFile(bytes: bf16.body)
+            #expect(bf16File.tensors.allSatisfy { $0.dtype == .bf16 })
+            // BF16 rounds each element once: relative error 2⁻⁹ per element, so 4e-3 of the norm.
+            try ServedCheck.merged(bf16File, reference: source, tolerance: 4e-3)
+
+            try expectProblem(try await s.get("/v1/adapters/\(digest)/merged.safetensors?method=rsvd"), status: 400,
+                              detailContains: ["rank"], "squeeze option without a rank")
+            try expectProblem(try await s.get("/v1/adapters/\(digest)/merged.safetensors?rank=0"), status: 400, "rank 0")
+            try expectProblem(try await s.get("/v1/adapters/\(digest)/merged.safetensors?dtype=f64"), status: 400, "dtype f64")
+        }
+    }
+
+    @Test("spectrum has every module's singular values, equal to a dense SVD of s·B·A")
+    func spectrum() async throws {
+        let files = try ServiceFixtures.mixed(seed: 62)
+        let source = try files.adapter()
+        try await ServiceHarness.with { s in
+            let digest = try await s.uploadPEFT(files).digest
+            let response = try await s.get("/v1/adapters/\(digest)/spectrum")
+            try #require(response.status == 200, "\(response.text)")
+            #expect(response.header("Content-Type") == "application/json")
+            let spectrum = try response.decode(SpectrumJSON.self)
+            #expect(spectrum.digest == digest)
+            #expect(Set(spectrum.modules.map(\.name)) == Set(source.modules.map(\.name)))
+            for m in source.modules {
+                let served = try #require(spectrum.modules.first { $0.name == m.name })
+                let dense = try DenseUpdate(adapter: source, module: m).singularValues
+                #expect(served.rank == m.rank)
+                try #require(served.singularValues.count == m.rank, "\(m.name): \(served.singularValues.count) values")
+                // Both come from double arithmetic on the same F32 factors; 1e-6·σ₁ is the engine's own
+                // spectrum tolerance (FactoredSVDTests) and far below the gaps of these decaying spectra.
+                for (i, sigma) in served.singularValues.enumerated() {
+                    #expect(abs(sigma - dense[i]) <= 1e-6 * dense[0], "\(m.name) σ\(i + 1): served \(sigma), dense \(dense[i])")
+                }
+            }
+
+            let svg = try await s.get("/v1/adapters/\(digest)/spectrum.svg")
+            #expect(svg.status == 200)
+            #expect(svg.header("Content-Type") == "image/svg+xml")
+            #expect(svg.text.contains("<svg") && svg.text.hasSuffix("</svg>\n"))
+            #expect(svg.text.contains("\(source.modules.count) modules"))
+        }
+    }
+}
