@@ -31,10 +31,10 @@ server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 echo "== bounds: SHA-256 and a durable disk write of the same bytes"
-t_sha=$( { /usr/bin/time -f "%e" sha256sum "$work/src/adapter_model.safetensors" >/dev/null; } 2>&1 )
+t_sha=$( { /usr/bin/time -f "%e" openssl dgst -sha256 "$work/src/adapter_model.safetensors" >/dev/null; } 2>&1 )
 t_dd=$( { /usr/bin/time -f "%e" dd if="$work/src/adapter_model.safetensors" of="$work/dd.out" bs=1M conv=fsync status=none; } 2>&1 )
 rm -f "$work/dd.out"
-python3 -c "print(f'sha256sum: {$size/1048576/max($t_sha,1e-3):.0f} MiB/s; dd with fsync: {$size/1048576/max($t_dd,1e-3):.0f} MiB/s')"
+python3 -c "print(f'SHA-256 (openssl, one core): {$size/1048576/max($t_sha,1e-3):.0f} MiB/s; dd with fsync: {$size/1048576/max($t_dd,1e-3):.0f} MiB/s')"
 
 echo "== upload ($((size / 1048576)) MiB, multipart)"
 read -r t_up speed_up < <(curl -s -o /dev/null -w "%{time_total} %{speed_upload}\n" \
@@ -47,6 +47,7 @@ read -r t_first t_total < <(curl -s -o "$work/r16.safetensors" -w "%{time_startt
 python3 -c "print(f'cold squeeze to rank 16: first byte after {$t_first:.3f} s, whole file after {$t_total:.3f} s')"
 
 mkdir -p "$work/www" && chmod 755 "$work/www" && cp "$work/r16.safetensors" "$work/www/r16.safetensors" && chmod 644 "$work/www/r16.safetensors"
+cp "$work/src/adapter_model.safetensors" "$work/www/full.safetensors" && chmod 644 "$work/www/full.safetensors"
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
@@ -60,8 +61,17 @@ NGINX
 "$nginx_bin" -c "$work/nginx.conf"
 sleep 0.3
 
-ours=$(for _ in $(seq "$runs"); do curl -s -o /dev/null -w "%{speed_download}\n" "$url"; done | median)
-theirs=$(for _ in $(seq "$runs"); do curl -s -o /dev/null -w "%{speed_download}\n" "http://127.0.0.1:$nginx_port/r16.safetensors"; done | median)
-python3 -c "print(f'cached download (75 MiB): lora-squeeze {$ours/1048576:.0f} MiB/s, nginx {$theirs/1048576:.0f} MiB/s, ratio {$ours/$theirs:.0%} (medians of $runs)')"
+# Alternate the two servers so drift in the machine's load hits both alike.
+for name in r16 full; do
+  if [ $name = r16 ]; then ours_url="$url"; label="squeezed weights, 75 MiB"; else
+    ours_url="http://127.0.0.1:$port/v1/adapters/gemma/files/adapter_model.safetensors"; label="stored weights, 299 MiB"; fi
+  : > "$work/ours.txt"; : > "$work/theirs.txt"
+  for _ in $(seq "$runs"); do
+    curl -s -o /dev/null -w "%{speed_download}\n" "$ours_url" >> "$work/ours.txt"
+    curl -s -o /dev/null -w "%{speed_download}\n" "http://127.0.0.1:$nginx_port/$name.safetensors" >> "$work/theirs.txt"
+  done
+  ours=$(median < "$work/ours.txt"); theirs=$(median < "$work/theirs.txt")
+  python3 -c "print(f'cached download ($label): lora-squeeze {$ours/1048576:.0f} MiB/s, nginx {$theirs/1048576:.0f} MiB/s, ratio {$ours/$theirs:.0%} (medians of $runs)')"
+done
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 python3 -c "print(f'server peak RSS: {$hwm/1024:.0f} MiB = {$hwm*1024/$size:.2f}× the adapter')"
