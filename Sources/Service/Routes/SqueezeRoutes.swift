@@ -38,6 +38,27 @@ extension AdapterService {
             }
         }
 
+        // …/squeezed/{rank}/pin: keep a squeeze out of eviction (computing it first if needed), or let it go.
+        t.add(.put, "/v1/adapters/:ref/squeezed/:rank/pin") { [self] request in
+            let r = try record(request)
+            let squeeze = try SqueezeRequest(rankText: request.pathParameters["rank"] ?? "", request: request,
+                                             maxRank: configuration.maxRank)
+            let entry = try await squeezed(r, squeeze)
+            let pinned = try catalog.pin(entry.key)
+            return .json(try JSONBody.encode(CacheEntryResponse(pinned)))
+        }
+
+        t.add(.delete, "/v1/adapters/:ref/squeezed/:rank/pin") { [self] request in
+            let r = try record(request)
+            let squeeze = try SqueezeRequest(rankText: request.pathParameters["rank"] ?? "", request: request,
+                                             maxRank: configuration.maxRank)
+            let key = try CacheKey(adapter: r.digest, rank: squeeze.rank, options: squeeze.canonicalOptions)
+            guard try catalog.cachePeek(key) != nil else {
+                throw HTTPError(.notFound, type: "not-found", detail: "no cached squeeze of \(r.digest.hex) at rank \(squeeze.rank) with these options")
+            }
+            return .json(try JSONBody.encode(CacheEntryResponse(try catalog.unpin(key))))
+        }
+
         // …/squeezed/{rank}.tar: both files in one ustar archive, streamed.
         t.add(.get, "/v1/adapters/:ref/squeezed/:archive") { [self] request in
             let r = try record(request)
@@ -115,6 +136,25 @@ extension AdapterService {
             response.headers["Cache-Control"] = Self.cacheControl(request, r)
             return response
         }
+    }
+}
+
+/// A cache entry as the pin routes report it.
+struct CacheEntryResponse: Encodable {
+    let adapter: String
+    let rank: Int
+    let options: String
+    let bytes: Int64
+    let pinned: Bool
+    let hitCount: Int64
+
+    init(_ e: CacheEntry) {
+        adapter = e.key.adapter.hex
+        rank = e.key.rank
+        options = e.key.options
+        bytes = e.bytes
+        pinned = e.pinned
+        hitCount = e.hitCount
     }
 }
 
