@@ -8,34 +8,7 @@ enum BLAS {
         return v
     }
 
-    /// `op(a) · op(b) · alpha` in single precision.
-    static func multiply(_ a: Matrix<Float>, transposeA: Bool = false,
-                         _ b: Matrix<Float>, transposeB: Bool = false,
-                         alpha: Float = 1) throws(LinearAlgebraError) -> Matrix<Float> {
-        let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
-        let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
-        guard k == kb else {
-            throw .shapeMismatch(operation: "sgemm", detail: "inner dimensions \(k) and \(kb) differ")
-        }
-        var c = Matrix<Float>(zeros: m, n)
-        if m == 0 || n == 0 { return c }
-        if k == 0 { return c }
-        let (cm, cn, ck) = (try int(m, "sgemm"), try int(n, "sgemm"), try int(k, "sgemm"))
-        let (lda, ldb) = (try int(max(a.columns, 1), "sgemm"), try int(max(b.columns, 1), "sgemm"))
-        a.storage.withUnsafeBufferPointer { pa in
-            b.storage.withUnsafeBufferPointer { pb in
-                c.storage.withUnsafeMutableBufferPointer { pc in
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                                transposeB ? CblasTrans : CblasNoTrans,
-                                cm, cn, ck, alpha, pa.baseAddress, lda, pb.baseAddress, ldb,
-                                0, pc.baseAddress, cn)
-                }
-            }
-        }
-        return c
-    }
-
-    /// `op(a) · op(b) · alpha` in double precision.
+    /// `op(a) · op(b) · alpha` in double precision, shapes checked.
     static func multiply(_ a: Matrix<Double>, transposeA: Bool = false,
                          _ b: Matrix<Double>, transposeB: Bool = false,
                          alpha: Double = 1) throws(LinearAlgebraError) -> Matrix<Double> {
@@ -46,15 +19,12 @@ enum BLAS {
         }
         var c = Matrix<Double>(zeros: m, n)
         if m == 0 || n == 0 || k == 0 { return c }
-        let (cm, cn, ck) = (try int(m, "dgemm"), try int(n, "dgemm"), try int(k, "dgemm"))
-        let (lda, ldb) = (try int(max(a.columns, 1), "dgemm"), try int(max(b.columns, 1), "dgemm"))
-        a.storage.withUnsafeBufferPointer { pa in
-            b.storage.withUnsafeBufferPointer { pb in
-                c.storage.withUnsafeMutableBufferPointer { pc in
-                    cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                                transposeB ? CblasTrans : CblasNoTrans,
-                                cm, cn, ck, alpha, pa.baseAddress, lda, pb.baseAddress, ldb,
-                                0, pc.baseAddress, cn)
+        try a.storage.withUnsafeBufferPointer { (pa) throws(LinearAlgebraError) in
+            try b.storage.withUnsafeBufferPointer { (pb) throws(LinearAlgebraError) in
+                try c.storage.withUnsafeMutableBufferPointer { (pc) throws(LinearAlgebraError) in
+                    try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                             a: pa.baseAddress!, lda: max(a.columns, 1), b: pb.baseAddress!, ldb: max(b.columns, 1),
+                             beta: 0, c: pc.baseAddress!, ldc: n)
                 }
             }
         }
