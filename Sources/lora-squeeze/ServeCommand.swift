@@ -56,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "lora-squeeze")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        var http = HTTPLimits.default
+        var http = ServiceConfiguration.defaultHTTPLimits
         http.maxConnections = maxConnections
         let configuration = ServiceConfiguration(
             dataDirectory: URL(fileURLWithPath: data), host: host, port: port, maxUploadBytes: maxUpload.bytes,

@@ -29,7 +29,7 @@ public struct ServiceConfiguration: Sendable {
                 maxUploadBytes: Int = 8 << 30, maxConfigBytes: Int = 1 << 20, cacheBudgetBytes: Int64 = 20 << 30,
                 workers: Int = ProcessInfo.processInfo.activeProcessorCount, concurrentSqueezes: Int = 1,
                 maxRank: Int = 4096, maxJobAdapters: Int = 10_000, shutdownGrace: Duration = .seconds(10),
-                http: HTTPLimits = .default) {
+                http: HTTPLimits = Self.defaultHTTPLimits) {
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
@@ -42,6 +42,15 @@ public struct ServiceConfiguration: Sendable {
         self.maxJobAdapters = maxJobAdapters
         self.shutdownGrace = shutdownGrace
         self.http = http
+    }
+
+    /// The HTTP server's defaults, except the handler deadline: an upload handler reads its whole
+    /// body, and a multi-gigabyte adapter from a slow client takes minutes (a stalled one is still
+    /// cut off by the body-idle timeout), so the deadline is an hour instead of a minute.
+    public static var defaultHTTPLimits: HTTPLimits {
+        var limits = HTTPLimits.default
+        limits.handlerTimeout = .seconds(3600)
+        return limits
     }
 
     /// One line per setting, for the start-up log.
