@@ -15,13 +15,19 @@ public final class SQLiteStatement {
 
     init(database: OpaquePointer, sql: String) throws(SQLiteError) {
         var statement: OpaquePointer?
-        var tail: UnsafePointer<CChar>?
-        let code = sql.withCString { sqlite3_prepare_v2(database, $0, -1, &statement, &tail) }
+        // The tail points into the temporary C string, so it is read inside withCString: after it
+        // returns the pointer dangles (ThreadSanitizer's allocator made that visible).
+        let (code, trailingSQL) = sql.withCString { text -> (Int32, Bool) in
+            var tail: UnsafePointer<CChar>?
+            let code = sqlite3_prepare_v2(database, text, -1, &statement, &tail)
+            let trailing = tail.map { String(cString: $0).contains(where: { !$0.isWhitespace }) } ?? false
+            return (code, trailing)
+        }
         guard code == SQLITE_OK, let statement else {
             sqlite3_finalize(statement)
             throw .prepare(sql: sql, code: sqlite3_extended_errcode(database), message: sqliteMessage(database))
         }
-        if let tail, String(cString: tail).contains(where: { !$0.isWhitespace }) {
+        if trailingSQL {
             sqlite3_finalize(statement)
             throw .prepare(sql: sql, code: SQLITE_MISUSE,
                            message: "more than one statement; use SQLiteConnection.execute for scripts")
