@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test interop run demo bench bench-http bench-service clean
+.PHONY: deps pydeps build release test tsan interop run demo bench bench-http bench-service clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -36,6 +36,11 @@ test: deps pydeps
 	$(SWIFT) test --skip-build --filter HTTPServerTests
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
+
+# Every suite under ThreadSanitizer (slow: a separate build in .build-tsan; not part of CI's run).
+tsan: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --skip HTTPServerTests
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter HTTPServerTests
 
 # Outputs read back by the reference safetensors implementation, as PEFT and vLLM read them,
 # and checked against numpy's SVD.
