@@ -100,10 +100,18 @@ public final class AdapterService: Sendable {
     /// The cached squeeze of `record` for `request`, computed on first use. Identical concurrent
     /// requests compute once; the cache is then trimmed to its budget.
     func squeezed(_ record: AdapterRecord, _ asked: SqueezeRequest) async throws -> CacheEntry {
+        // The stored description, decoded at most once per request and only when needed.
+        var decoded: AdapterInspection?
+        func inspection() throws -> AdapterInspection {
+            if let d = decoded { return d }
+            let d = try Self.inspection(record)
+            decoded = d
+            return d
+        }
         var normalized = asked
         if let dtype = asked.dtype {
             // Asking for the dtype every module already has is the default: one cache entry, not two.
-            let dtypes = Set(try Self.inspection(record).modules.map(\.dtype))
+            let dtypes = Set(try inspection().modules.map(\.dtype))
             if dtypes == [dtype.rawValue] { normalized.dtype = nil }
         }
         let request = normalized
@@ -111,7 +119,7 @@ public final class AdapterService: Sendable {
         if let hit = try catalog.cacheLookup(key) { return hit }
         // Zero-padding a small module up to R is what a uniform rank means; a rank no module can
         // reach is a mistake in the request.
-        if let largest = try? Self.inspection(record).modules.map({ min($0.outFeatures, $0.inFeatures) }).max(),
+        if let largest = try? inspection().modules.map({ min($0.outFeatures, $0.inFeatures) }).max(),
            request.rank > largest {
             throw HTTPError(.unprocessableContent, type: "rank-above-module-size",
                             detail: "rank \(request.rank) is above every module's size: the largest min(out, in) in adapter \(record.digest.hex) is \(largest)")

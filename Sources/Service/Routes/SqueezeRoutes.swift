@@ -93,7 +93,6 @@ extension AdapterService {
         t.add(.get, "/v1/adapters/:ref/merged.safetensors") { [self] request in
             let r = try record(request)
             var adapterRecord = r
-            var source: LoRAAdapter
             var tag = "source"
             if let rankText = request.queryValue("rank") {
                 var squeeze = try SqueezeRequest(rankText: rankText, request: request, maxRank: configuration.maxRank)
@@ -112,12 +111,12 @@ extension AdapterService {
                 return d
             }
             // The same adapter, squeeze and dtype always give the same bytes.
-            let etag = "\"\(r.digest.hex)-merged-\(ShortTag.short(tag + "-" + (dtype?.rawValue ?? "input")))\""
-            if let match = request.headers["If-None-Match"],
-               match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+            let variant = try SHA256.hash(Array((tag + "-" + (dtype?.rawValue ?? "input")).utf8)).hex.prefix(16)
+            let etag = "\"\(r.digest.hex)-merged-\(variant)\""
+            if request.ifNoneMatchMatches(etag) {
                 return HTTPResponse(status: .notModified, headers: ["ETag": etag, "Cache-Control": Self.cacheControl(request, r)])
             }
-            source = try load(adapterRecord)
+            let source = try load(adapterRecord)
             let merged = try MergedDelta(adapter: source, dtype: dtype)
             let pool = self.pool
             var response = HTTPResponse.stream(contentType: "application/octet-stream", length: merged.totalBytes) { writer in
@@ -155,14 +154,5 @@ struct CacheEntryResponse: Encodable {
         bytes = e.bytes
         pinned = e.pinned
         hitCount = e.hitCount
-    }
-}
-
-/// A short stable tag for ETags made of several parts (FNV-1a, hex).
-enum ShortTag {
-    static func short(_ text: String) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return String(h, radix: 16)
     }
 }
