@@ -134,15 +134,15 @@ extension BadInputTests {
             return (type, Array(body.dropLast(40)))
         },
         BadUpload("tar without the weights", 400, mentions: ["adapter_model.safetensors"]) {
-            ("application/x-tar", UploadBody.tar([.file("README.md", Array("hello".utf8)), .file("adapter_config.json", try good().config)]))
+            ("application/x-tar", try UploadBody.tar([.file("README.md", Array("hello".utf8)), .file("adapter_config.json", try good().config)]))
         },
         BadUpload("tar with a bad checksum", 400, mentions: ["checksum"]) {
-            var tar = UploadBody.peftTar(config: try good().config, weights: try good().weights)
+            var tar = try UploadBody.peftTar(config: try good().config, weights: try good().weights)
             tar[0] ^= 0x01  // the first entry's name changes, its stored checksum does not
             return ("application/x-tar", tar)
         },
         BadUpload("tar entry climbing out with ..", 400, mentions: ["../adapter_model.safetensors"]) {
-            ("application/x-tar", UploadBody.tar([.file("../adapter_model.safetensors", try good().weights)]))
+            ("application/x-tar", try UploadBody.tar([.file("../adapter_model.safetensors", try good().weights)]))
         },
         BadUpload("text/plain", 415, mentions: ["text/plain"]) { ("text/plain", try good().weights) },
         BadUpload("application/json", 415) { ("application/json", try good().config) },

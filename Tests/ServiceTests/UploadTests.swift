@@ -72,7 +72,7 @@ struct UploadTests {
         let files = try ServiceFixtures.peft(seed: 13)
         try await ServiceHarness.with { s in
             let response = try await s.upload(contentType: "application/x-tar",
-                                              body: UploadBody.peftTar(config: files.config, weights: files.weights))
+                                              body: try UploadBody.peftTar(config: files.config, weights: files.weights))
             #expect(response.status == 201, "\(response.text)")
             let adapter = try response.decode(AdapterJSON.self)
             #expect(adapter.format == "peft" && adapter.moduleCount == ServiceFixtures.modules.count)
@@ -102,7 +102,7 @@ struct UploadTests {
         // (com.apple.quarantine on anything downloaded). They are metadata, not a second weights file.
         let files = try ServiceFixtures.peft(seed: 14)
         let appleDouble = [UInt8](repeating: 0, count: 82)
-        let tar = UploadBody.tar([.directory("./"), .file("./._adapter_config.json", appleDouble), .file("./adapter_config.json", files.config),
+        let tar = try UploadBody.tar([.directory("./"), .file("./._adapter_config.json", appleDouble), .file("./adapter_config.json", files.config),
                                   .file("./._adapter_model.safetensors", appleDouble), .file("./adapter_model.safetensors", files.weights)])
         try await ServiceHarness.with { s in
             let response = try await s.upload(contentType: "application/x-tar", body: tar)

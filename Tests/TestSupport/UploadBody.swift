@@ -57,28 +57,28 @@ public enum UploadBody {
     }
 
     /// A ustar archive of `entries`, ending with the two zero blocks.
-    public static func tar(_ entries: [TarEntry]) -> [UInt8] {
+    public static func tar(_ entries: [TarEntry]) throws -> [UInt8] {
         var out: [UInt8] = []
         for entry in entries {
             if let bytes = entry.bytes {
-                out += TarWriter.header(name: entry.path, size: bytes.count) + bytes + TarWriter.padding(forSize: bytes.count)
+                out += try TarWriter.header(name: entry.path, size: bytes.count) + bytes + TarWriter.padding(forSize: bytes.count)
             } else {
-                out += directoryHeader(entry.path)
+                out += try directoryHeader(entry.path)
             }
         }
         return out + TarWriter.trailer
     }
 
     /// A PEFT directory as `tar -C dir -cf - .` archives it: `./`, a README, then the two files.
-    public static func peftTar(config: [UInt8], weights: [UInt8], readme: String = "# fixture adapter\n") -> [UInt8] {
-        tar([.directory("./"), .file("./README.md", Array(readme.utf8)),
+    public static func peftTar(config: [UInt8], weights: [UInt8], readme: String = "# fixture adapter\n") throws -> [UInt8] {
+        try tar([.directory("./"), .file("./README.md", Array(readme.utf8)),
              .file("./" + PEFTFiles.config, config), .file("./" + PEFTFiles.weights, weights)])
     }
 
     /// A ustar directory header: TarWriter's file header with type flag '5' and the checksum redone
     /// (POSIX: the sum of the header's bytes with the checksum field counted as spaces, six octal digits, NUL, space).
-    static func directoryHeader(_ path: String) -> [UInt8] {
-        var h = TarWriter.header(name: path, size: 0, mode: 0o755)
+    static func directoryHeader(_ path: String) throws -> [UInt8] {
+        var h = try TarWriter.header(name: path, size: 0, mode: 0o755)
         h[156] = UInt8(ascii: "5")
         for i in 148..<156 { h[i] = UInt8(ascii: " ") }
         let digits = String(h.reduce(0) { $0 + Int($1) }, radix: 8)

@@ -76,7 +76,7 @@ extension AdapterService {
             for f in files {
                 guard let file = try? OpenFile(path: catalog.blobs.path(for: f.digest)) else { throw BlobMissing(digest: f.digest) }
                 let size = try file.status().size
-                segments += [.bytes(TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
+                segments += [.bytes(try TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
                              .bytes(TarWriter.padding(forSize: size))]
             }
             segments.append(.bytes(TarWriter.trailer))
