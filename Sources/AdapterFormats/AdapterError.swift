@@ -13,6 +13,12 @@ public enum AdapterError: Error, Equatable, CustomStringConvertible {
     case unsupportedDType(tensor: String, dtype: DType)
     case nonFinite(tensor: String, index: Int)
     case io(path: String, reason: String)
+    /// More LoRA modules than `AdapterLimits.maxModules`.
+    case tooManyModules(limit: Int)
+    /// A module's rank is above `AdapterLimits.maxRank`.
+    case rankTooLarge(tensor: String, rank: Int, limit: Int)
+    /// Matching the config's patterns against the module names would take more than `maxPatternWork` steps.
+    case patternsTooCostly(modules: Int, work: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -40,6 +46,12 @@ public enum AdapterError: Error, Equatable, CustomStringConvertible {
             "tensor \(tensor): holds a NaN or infinite value at flat index \(index)"
         case let .io(path, reason):
             "\(path): \(reason)"
+        case let .tooManyModules(limit):
+            "the adapter has more than \(limit) LoRA modules (maxModules)"
+        case let .rankTooLarge(tensor, rank, limit):
+            "tensor \(tensor): rank \(rank) is above the largest accepted LoRA rank, \(limit) (maxRank)"
+        case let .patternsTooCostly(modules, work, limit):
+            "adapter_config.json: matching rank_pattern and alpha_pattern against \(modules) modules could take \(work) steps, more than the \(limit) allowed (maxPatternWork); use fewer or simpler keys"
         }
     }
 }

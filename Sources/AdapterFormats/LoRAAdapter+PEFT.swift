@@ -5,20 +5,22 @@ extension LoRAAdapter {
     public static let peftPrefix = "base_model.model."
 
     /// Reads a PEFT adapter directory (`adapter_config.json` + `adapter_model.safetensors`).
-    public static func loadPEFT(directory: URL, limits: SafetensorsLimits = .init()) throws(AdapterError) -> LoRAAdapter {
+    public static func loadPEFT(directory: URL, limits: SafetensorsLimits = .init(),
+                                adapterLimits: AdapterLimits = .init()) throws(AdapterError) -> LoRAAdapter {
         let configURL = directory.appendingPathComponent(PEFTFiles.config)
         guard FileManager.default.fileExists(atPath: configURL.path) else { throw .missingFile(configURL.path) }
         let data: Data
         do { data = try Data(contentsOf: configURL) } catch {
             throw .io(path: configURL.path, reason: "cannot be read (\(error.localizedDescription))")
         }
-        let config = try PEFTConfig(json: data)
+        let config = try PEFTConfig(json: data, limits: adapterLimits)
         let weights = try open(directory.appendingPathComponent(PEFTFiles.weights), limits: limits)
-        return try peft(config: config, weights: weights)
+        return try peft(config: config, weights: weights, limits: adapterLimits)
     }
 
-    /// Builds a PEFT adapter from a parsed config and its weights, checking every module.
-    public static func peft(config: PEFTConfig, weights: SafetensorsFile) throws(AdapterError) -> LoRAAdapter {
+    /// Builds a PEFT adapter from a parsed config and its weights, checking every module against
+    /// the config and `limits` (module count, rank, pattern-matching work) before computing anything.
+    public static func peft(config: PEFTConfig, weights: SafetensorsFile, limits: AdapterLimits = .init()) throws(AdapterError) -> LoRAAdapter {
         var halves: [String: (a: TensorEntry?, b: TensorEntry?, embedding: Bool)] = [:]
         var order: [String] = []
         var passthrough: [TensorEntry] = []
@@ -30,7 +32,10 @@ extension LoRAAdapter {
             case .bias:
                 passthrough.append(entry)
             case .a, .b:
-                if halves[parsed.key] == nil { order.append(parsed.key) }
+                if halves[parsed.key] == nil {
+                    order.append(parsed.key)
+                    guard order.count <= limits.maxModules else { throw .tooManyModules(limit: limits.maxModules) }
+                }
                 var h = halves[parsed.key] ?? (nil, nil, parsed.embedding)
                 if parsed.role == .a {
                     if h.a != nil { throw .shapeMismatch(tensor: entry.name, detail: "a second lora_A for module \(parsed.key) (several adapter names in one file?)") }
@@ -42,14 +47,18 @@ extension LoRAAdapter {
                 halves[parsed.key] = h
             }
         }
+        let names = order.map { $0.hasPrefix(peftPrefix) ? String($0.dropFirst(peftPrefix.count)) : $0 }
+        let work = config.patternWork(modules: names)
+        guard work <= limits.maxPatternWork else {
+            throw .patternsTooCostly(modules: names.count, work: work, limit: limits.maxPatternWork)
+        }
         var modules: [LoRAModule] = []
-        for key in order {
-            let h = halves[key]!
-            let name = key.hasPrefix(peftPrefix) ? String(key.dropFirst(peftPrefix.count)) : key
+        for (key, name) in zip(order, names) {
+            guard let h = halves[key] else { continue }   // every key in `order` has its halves entry
             guard let a = h.a else { throw .missingPartner(module: name, missing: h.embedding ? "lora_embedding_A" : "lora_A") }
             guard let b = h.b else { throw .missingPartner(module: name, missing: h.embedding ? "lora_embedding_B" : "lora_B") }
             let module = try LoRAModule.make(name: name, key: key, embedding: h.embedding, a: a, b: b,
-                                             alpha: config.alpha(for: name),
+                                             alpha: config.alpha(for: name), maxRank: limits.maxRank,
                                              scale: { config.scale(for: name, rank: $0) })
             let expected = config.rank(for: name)
             guard expected == module.rank else {

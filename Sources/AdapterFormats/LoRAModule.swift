@@ -34,7 +34,7 @@ public struct LoRAModule: Sendable, Equatable {
     /// `A` must have two or more dimensions, `B` must be [out, r] followed by as many 1s as `A` has
     /// kernel dimensions.
     static func make(name: String, key: String, embedding: Bool, a: TensorEntry, b: TensorEntry,
-                     alpha: Double, scale: (Int) -> Double) throws(AdapterError) -> LoRAModule {
+                     alpha: Double, maxRank: Int = .max, scale: (Int) -> Double) throws(AdapterError) -> LoRAModule {
         for t in [a, b] where !t.dtype.isFloatReadable {
             throw .unsupportedDType(tensor: t.name, dtype: t.dtype)
         }
@@ -43,6 +43,7 @@ public struct LoRAModule: Sendable, Equatable {
         }
         let r = a.shape[0]
         guard r >= 1 else { throw .shapeMismatch(tensor: a.name, detail: "shape \(a.shape) has rank 0") }
+        guard r <= maxRank else { throw .rankTooLarge(tensor: a.name, rank: r, limit: maxRank) }
         guard b.shape.count == a.shape.count else {
             throw .shapeMismatch(tensor: b.name, detail: "shape \(b.shape) has \(b.shape.count) dimensions but lora_A \(a.shape) has \(a.shape.count)")
         }

@@ -113,7 +113,7 @@ extension LoRAAdapter {
             } else {
                 let counts = Dictionary(ranks.values.map { ($0, 1) }, uniquingKeysWith: +)
                 let base = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 1
-                newConfig = config.perModule(ranks: ranks, base: base)
+                newConfig = try config.perModule(ranks: ranks, base: base)
             }
             return OutputAdapter(format: .peft(newConfig), tensors: tensors, metadata: metadata ?? ["format": "pt"],
                                  kohyaFileName: kohyaFileName)

@@ -8,8 +8,8 @@ public struct PEFTConfig: Sendable, Equatable {
 
     public let rank: Int
     public let alpha: Double
-    public let rankPattern: [(key: String, value: Int)]
-    public let alphaPattern: [(key: String, value: Double)]
+    let rankTable: PatternTable<Int>
+    let alphaTable: PatternTable<Double>
     public let useRSLoRA: Bool
     public let useDoRA: Bool
     public let fanInFanOut: Bool
@@ -22,10 +22,15 @@ public struct PEFTConfig: Sendable, Equatable {
         fields["modules_to_save"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
+    /// `rank_pattern` in the order keys are tried (longest first).
+    public var rankPattern: [(key: String, value: Int)] { rankTable.entries.map { ($0.key.key, $0.value) } }
+    /// `alpha_pattern` in the order keys are tried (longest first).
+    public var alphaPattern: [(key: String, value: Double)] { alphaTable.entries.map { ($0.key.key, $0.value) } }
+
     public static func == (l: PEFTConfig, r: PEFTConfig) -> Bool { l.fields == r.fields }
 
     /// Parses and checks the config's bytes.
-    public init(json data: Data) throws(AdapterError) {
+    public init(json data: Data, limits: AdapterLimits = .init()) throws(AdapterError) {
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
             throw .invalidConfig(field: "(document)", reason: "is not valid JSON")
@@ -33,10 +38,10 @@ public struct PEFTConfig: Sendable, Equatable {
         guard let fields = value.objectValue else {
             throw .invalidConfig(field: "(document)", reason: "must be a JSON object")
         }
-        try self.init(fields: fields)
+        try self.init(fields: fields, limits: limits)
     }
 
-    public init(fields: [String: JSONValue]) throws(AdapterError) {
+    public init(fields: [String: JSONValue], limits: AdapterLimits = .init()) throws(AdapterError) {
         self.fields = fields
         if let type = fields["peft_type"], !type.isNull {
             guard let name = type.stringValue else { throw .invalidConfig(field: "peft_type", reason: "must be a string") }
@@ -60,11 +65,11 @@ public struct PEFTConfig: Sendable, Equatable {
         self.useRSLoRA = try Self.flag(fields, "use_rslora")
         self.useDoRA = try Self.flag(fields, "use_dora")
         self.fanInFanOut = try Self.flag(fields, "fan_in_fan_out")
-        self.rankPattern = try Self.pattern(fields, "rank_pattern") { v in
+        self.rankTable = try Self.pattern(fields, "rank_pattern", limits: limits) { v in
             guard let i = v.intValue, i >= 1 else { return nil }
             return i
         }
-        self.alphaPattern = try Self.pattern(fields, "alpha_pattern") { v in
+        self.alphaTable = try Self.pattern(fields, "alpha_pattern", limits: limits) { v in
             guard let d = v.doubleValue, d.isFinite else { return nil }
             return d
         }
@@ -75,12 +80,19 @@ public struct PEFTConfig: Sendable, Equatable {
 
     /// The rank `rank_pattern` (or `r`) gives a module.
     public func rank(for module: String) -> Int {
-        PatternKey.firstMatch(rankPattern, module: module) ?? rank
+        rankTable.firstMatch(module) ?? rank
     }
 
     /// The alpha `alpha_pattern` (or `lora_alpha`) gives a module.
     public func alpha(for module: String) -> Double {
-        PatternKey.firstMatch(alphaPattern, module: module) ?? alpha
+        alphaTable.firstMatch(module) ?? alpha
+    }
+
+    /// An upper bound on the steps `rank(for:)` and `alpha(for:)` take over all of `modules`,
+    /// computed without matching (`AdapterLimits.maxPatternWork` bounds it).
+    public func patternWork(modules: [String]) -> Int {
+        let (sum, overflow) = rankTable.cost(names: modules).addingReportingOverflow(alphaTable.cost(names: modules))
+        return overflow ? Int.max : sum
     }
 
     /// PEFT's scaling: alpha/r, or alpha/√r with rsLoRA.
@@ -98,12 +110,14 @@ public struct PEFTConfig: Sendable, Equatable {
         f["rank_pattern"] = .object([:])
         f["alpha_pattern"] = .object([:])
         f["use_rslora"] = .bool(false)
-        return try! PEFTConfig(fields: f) // every field checked above stays valid
+        return PEFTConfig(derived: f, from: self, rank: rank, alpha: Double(rank),
+                          rankTable: PatternTable([]), alphaTable: PatternTable([]))
     }
 
     /// The config of an adapter whose modules keep their own ranks, each with scale 1:
     /// `r = lora_alpha = base`, and patterns naming every module of another rank (PEFT only; vLLM ignores patterns).
-    public func perModule(ranks: [String: Int], base: Int) -> PEFTConfig {
+    /// Throws when a module name is not a valid pattern key (PEFT reads keys as regular expressions).
+    public func perModule(ranks: [String: Int], base: Int) throws(AdapterError) -> PEFTConfig {
         var f = fields
         f["r"] = .number(Double(base))
         f["lora_alpha"] = .number(Double(base))
@@ -111,7 +125,27 @@ public struct PEFTConfig: Sendable, Equatable {
         f["rank_pattern"] = .object(others.mapValues { .number(Double($0)) })
         f["alpha_pattern"] = .object(others.mapValues { .number(Double($0)) })
         f["use_rslora"] = .bool(false)
-        return try! PEFTConfig(fields: f)
+        var keys: [(key: PatternKey, value: Int)] = []
+        for (name, r) in others {
+            do throws(PatternRegexError) { keys.append((try PatternKey(name), r)) } catch {
+                throw .invalidConfig(field: "rank_pattern.\(name)", reason: "(a module name) is not a valid regular expression: \(error)")
+            }
+        }
+        return PEFTConfig(derived: f, from: self, rank: base, alpha: Double(base),
+                          rankTable: PatternTable(keys), alphaTable: PatternTable(keys.map { ($0.key, Double($0.value)) }))
+    }
+
+    /// A config this type derived from a valid one: the flags are the original's, rsLoRA off.
+    private init(derived fields: [String: JSONValue], from original: PEFTConfig, rank: Int, alpha: Double,
+                 rankTable: PatternTable<Int>, alphaTable: PatternTable<Double>) {
+        self.fields = fields
+        self.rank = rank
+        self.alpha = alpha
+        self.rankTable = rankTable
+        self.alphaTable = alphaTable
+        self.useRSLoRA = false
+        self.useDoRA = original.useDoRA
+        self.fanInFanOut = original.fanInFanOut
     }
 
     /// Pretty, key-sorted JSON.
@@ -125,19 +159,27 @@ public struct PEFTConfig: Sendable, Equatable {
         return b
     }
 
-    private static func pattern<V>(_ fields: [String: JSONValue], _ name: String,
-                                   _ convert: (JSONValue) -> V?) throws(AdapterError) -> [(key: String, value: V)] {
-        guard let v = fields[name], !v.isNull else { return [] }
+    private static func pattern<V>(_ fields: [String: JSONValue], _ name: String, limits: AdapterLimits,
+                                   _ convert: (JSONValue) -> V?) throws(AdapterError) -> PatternTable<V> {
+        guard let v = fields[name], !v.isNull else { return PatternTable([]) }
         guard let object = v.objectValue else { throw .invalidConfig(field: name, reason: "must be an object") }
-        var out: [(key: String, value: V)] = []
-        for (key, raw) in object {
+        guard object.count <= limits.maxPatternKeys else {
+            throw .invalidConfig(field: name, reason: "has \(object.count) keys; at most \(limits.maxPatternKeys) are accepted")
+        }
+        var out: [(key: PatternKey, value: V)] = []
+        for (key, raw) in object.sorted(by: { $0.key < $1.key }) {
+            let field = "\(name).\(key.prefix(200))"
+            guard key.utf8.count <= limits.maxPatternKeyBytes else {
+                throw .invalidConfig(field: field, reason: "is a key of \(key.utf8.count) bytes; at most \(limits.maxPatternKeyBytes) are accepted")
+            }
             guard let value = convert(raw) else {
-                throw .invalidConfig(field: "\(name).\(key)", reason: name == "rank_pattern"
+                throw .invalidConfig(field: field, reason: name == "rank_pattern"
                                      ? "must be a positive integer" : "must be a finite number")
             }
-            out.append((key, value))
+            do throws(PatternRegexError) { out.append((try PatternKey(key), value)) } catch {
+                throw .invalidConfig(field: field, reason: "is not a regular expression this service accepts: \(error)")
+            }
         }
-        // JSON objects carry no order we can keep; the most specific (longest) key wins, then by name.
-        return out.sorted { $0.key.count != $1.key.count ? $0.key.count > $1.key.count : $0.key < $1.key }
+        return PatternTable(out)
     }
 }

@@ -183,7 +183,7 @@ struct PEFTConfigTests {
         let c = try Self.config(Self.withUnknownFields)
         let ranks = ["model.layers.0.self_attn.q_proj": 8, "model.layers.0.self_attn.v_proj": 3,
                      "model.layers.1.self_attn.q_proj": 8, "model.layers.1.self_attn.v_proj": 5]
-        let p = c.perModule(ranks: ranks, base: 8)
+        let p = try c.perModule(ranks: ranks, base: 8)
         #expect(p.rank == 8 && p.alpha == 8 && !p.useRSLoRA)
         #expect(p.fields["rank_pattern"] == .object(["model.layers.0.self_attn.v_proj": .number(3),
                                                      "model.layers.1.self_attn.v_proj": .number(5)]))
