@@ -64,21 +64,30 @@ extension LoRAAdapter {
     /// which is what vLLM requires; kohya: `lora_down`/`lora_up` and `alpha` = rank, so scale 1).
     /// Independent per module, so a squeeze can encode on its worker threads.
     public func encode(_ f: ReplacementFactors, for module: LoRAModule, dtype: DType?) throws(AdapterError) -> [TensorToWrite] {
-        let outType = dtype ?? (module.dtype.isFloatWritable ? module.dtype : .f32)
-        var aShape = module.aTensor.shape, bShape = module.bTensor.shape
-        aShape[0] = f.rank
-        bShape[1] = f.rank
-        let (aName, bName) = names(for: module)
+        let specs = outputSpecs(for: module, rank: f.rank, dtype: dtype)
         do throws(SafetensorsError) {
-            var out = [try TensorToWrite.floats(f.a, name: aName, shape: aShape, dtype: outType),
-                       try TensorToWrite.floats(f.b, name: bName, shape: bShape, dtype: outType)]
-            if case .kohya = format {
-                out.append(try .floats([Float(f.rank)], name: module.key + ".alpha", shape: [], dtype: .f32))
+            var out = [try TensorToWrite.floats(f.a, name: specs[0].name, shape: specs[0].shape, dtype: specs[0].dtype),
+                       try TensorToWrite.floats(f.b, name: specs[1].name, shape: specs[1].shape, dtype: specs[1].dtype)]
+            if specs.count > 2 {
+                out.append(try .floats([Float(f.rank)], name: specs[2].name, shape: specs[2].shape, dtype: specs[2].dtype))
             }
             return out
         } catch {
-            throw .safetensors(file: aName, error)
+            throw .safetensors(file: specs[0].name, error)
         }
+    }
+
+    /// The names, dtypes and shapes `encode` gives a module's tensors at `rank`, without computing them.
+    public func outputSpecs(for module: LoRAModule, rank: Int, dtype: DType?) -> [SafetensorsWriter.TensorSpec] {
+        let outType = dtype ?? (module.dtype.isFloatWritable ? module.dtype : .f32)
+        var aShape = module.aTensor.shape, bShape = module.bTensor.shape
+        aShape[0] = rank
+        bShape[1] = rank
+        let (aName, bName) = names(for: module)
+        var specs: [SafetensorsWriter.TensorSpec] = [.init(name: aName, dtype: outType, shape: aShape),
+                                                     .init(name: bName, dtype: outType, shape: bShape)]
+        if case .kohya = format { specs.append(.init(name: module.key + ".alpha", dtype: .f32, shape: [])) }
+        return specs
     }
 
     /// The output adapter from every module's encoded tensors (in `modules` order) and ranks;
@@ -89,21 +98,14 @@ extension LoRAAdapter {
             throw .shapeMismatch(tensor: "(adapter)", detail: "\(encoded.count) encoded modules for \(modules.count)")
         }
         var tensors = encoded.flatMap { $0 }
-        var ranks: [String: Int] = [:]
-        for (m, r) in zip(modules, moduleRanks) { ranks[m.name] = r }
-        let replacedAlphas = Set(modules.map { $0.key + ".alpha" })
-        // PEFT (`lora_bias=True`) adds `scale · lora_B(lora_A(x))`, lora_B's bias included; with the
-        // scale folded into the factors, the bias must carry it too.
-        let scales = Dictionary(modules.map { ($0.key, $0.scale) }, uniquingKeysWith: { first, _ in first })
-        for entry in passthrough {
-            if case .kohya = format, replacedAlphas.contains(entry.name) { continue }
-            if case .peft = format, let name = PEFTTensorName(entry.name), name.role == .bias, name.marker == "lora_B",
-               let scale = scales[name.key], scale != 1 {
-                tensors.append(try scaledBias(entry, by: scale))
-                continue
+        for p in try passthroughOutput() {
+            switch p.source {
+            case let .mapped(entry):
+                tensors.append(TensorToWrite(name: entry.name, dtype: entry.dtype, shape: entry.shape,
+                                             bytes: Array(weights.rawBytes(of: entry))))
+            case let .bytes(bytes):
+                tensors.append(TensorToWrite(name: p.spec.name, dtype: p.spec.dtype, shape: p.spec.shape, bytes: bytes))
             }
-            tensors.append(TensorToWrite(name: entry.name, dtype: entry.dtype, shape: entry.shape,
-                                         bytes: Array(weights.rawBytes(of: entry))))
         }
         switch format {
         case let .peft(config):
@@ -111,20 +113,56 @@ extension LoRAAdapter {
             if let r = uniformRank {
                 newConfig = config.uniform(rank: r)
             } else {
+                var ranks: [String: Int] = [:]
+                for (m, r) in zip(modules, moduleRanks) { ranks[m.name] = r }
                 let counts = Dictionary(ranks.values.map { ($0, 1) }, uniquingKeysWith: +)
                 let base = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 1
                 newConfig = try config.perModule(ranks: ranks, base: base)
             }
-            return OutputAdapter(format: .peft(newConfig), tensors: tensors, metadata: metadata ?? ["format": "pt"],
+            return OutputAdapter(format: .peft(newConfig), tensors: tensors, metadata: outputMetadata(rank: uniformRank),
                                  kohyaFileName: kohyaFileName)
         case .kohya:
+            return OutputAdapter(format: .kohya, tensors: tensors,
+                                 metadata: outputMetadata(rank: uniformRank ?? moduleRanks.max()),
+                                 kohyaFileName: kohyaFileName)
+        }
+    }
+
+    /// The output's `__metadata__`: PEFT keeps the source's (or `format: pt`); kohya's
+    /// `ss_network_dim` and `ss_network_alpha`, when present, become `rank` (every scale is then 1).
+    func outputMetadata(rank: Int?) -> [String: String]? {
+        switch format {
+        case .peft:
+            return metadata ?? ["format": "pt"]
+        case .kohya:
             var meta = metadata
-            if meta != nil, let r = uniformRank ?? ranks.values.max() {
+            if meta != nil, let r = rank {
                 if meta?["ss_network_dim"] != nil { meta?["ss_network_dim"] = String(r) }
                 if meta?["ss_network_alpha"] != nil { meta?["ss_network_alpha"] = String(r) }
             }
-            return OutputAdapter(format: .kohya, tensors: tensors, metadata: meta, kohyaFileName: kohyaFileName)
+            return meta
         }
+    }
+
+    /// The tensors that are not LoRA factors, as the output carries them, in file order: byte for
+    /// byte from the source (`.mapped`), except a PEFT `lora_B` bias whose module's scale is folded
+    /// into the factors — PEFT (`lora_bias=True`) adds `scale · lora_B(lora_A(x))`, bias included, so
+    /// the bias must carry the scale too — and kohya alphas, which the modules' tensors replace.
+    func passthroughOutput() throws(AdapterError) -> [OutputPlan.Passthrough] {
+        let replacedAlphas = Set(modules.map { $0.key + ".alpha" })
+        let scales = Dictionary(modules.map { ($0.key, $0.scale) }, uniquingKeysWith: { first, _ in first })
+        var out: [OutputPlan.Passthrough] = []
+        for entry in passthrough {
+            if case .kohya = format, replacedAlphas.contains(entry.name) { continue }
+            if case .peft = format, let name = PEFTTensorName(entry.name), name.role == .bias, name.marker == "lora_B",
+               let scale = scales[name.key], scale != 1 {
+                let scaled = try scaledBias(entry, by: scale)
+                out.append(.init(spec: .init(name: scaled.name, dtype: scaled.dtype, shape: scaled.shape), source: .bytes(scaled.bytes)))
+                continue
+            }
+            out.append(.init(spec: .init(name: entry.name, dtype: entry.dtype, shape: entry.shape), source: .mapped(entry)))
+        }
+        return out
     }
 
     /// A lora_B bias times `scale`, in its own dtype (F64 stays F64).

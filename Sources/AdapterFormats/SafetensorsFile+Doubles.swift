@@ -6,6 +6,7 @@ extension SafetensorsFile {
     public func doubles(_ entry: TensorEntry) throws(SafetensorsError) -> (values: [Double], firstNonFinite: Int?) {
         guard entry.dtype.isFloatReadable else { throw .notFloatReadable(tensor: entry.name, dtype: entry.dtype) }
         let n = entry.elementCount
+        guard n > 0 else { return ([], nil) }   // an empty buffer may have no base address
         var bad: Int?
         let values = [Double](unsafeUninitializedCapacity: n) { out, count in
             bad = decode(entry, elements: 0..<n, into: out.baseAddress!)

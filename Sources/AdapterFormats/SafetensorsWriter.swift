@@ -91,10 +91,13 @@ public enum SafetensorsWriter {
                 throw .sizeOverflow(tensor: tensor.name, dtype: tensor.dtype, shape: tensor.shape)
             }
             let shape = tensor.shape.map(String.init).joined(separator: ",")
+            guard case (let end, false) = offset.addingReportingOverflow(byteCount) else {
+                throw .sizeOverflow(tensor: tensor.name, dtype: tensor.dtype, shape: tensor.shape)
+            }
             json += separator + quoted(tensor.name)
-                + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + byteCount)]}"
+                + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
             separator = ","
-            offset += byteCount
+            offset = end
         }
         json += "}"
 

@@ -38,7 +38,14 @@ public struct MergedDelta: Sendable {
             let outType = dtype ?? (m.dtype.isFloatWritable ? m.dtype : .f32)
             let name = (m.name.hasSuffix(".weight") ? m.name : m.name + ".weight")
             entries.append(Entry(module: m, spec: .init(name: name, dtype: outType, shape: shape), transposed: transposed))
-            total += m.outFeatures * m.inFeatures * outType.byteWidth
+            // out × in is the dense size, which no stored tensor bounds: a hostile [1, 2³¹] × [2³¹, 1]
+            // pair is 8 GiB of factors and 2⁶² elements of ΔW.
+            guard case (let elements, false) = m.outFeatures.multipliedReportingOverflow(by: m.inFeatures),
+                  case (let bytes, false) = elements.multipliedReportingOverflow(by: outType.byteWidth),
+                  case (let sum, false) = total.addingReportingOverflow(bytes) else {
+                throw .adapter(.safetensors(file: "merged.safetensors", .sizeOverflow(tensor: name, dtype: outType, shape: shape)))
+            }
+            total = sum
         }
         self.entries = entries
         do throws(SafetensorsError) {
@@ -46,7 +53,10 @@ public struct MergedDelta: Sendable {
         } catch {
             throw .adapter(.safetensors(file: "merged.safetensors", error))
         }
-        totalBytes = header.count + total
+        guard case (let length, false) = header.count.addingReportingOverflow(total) else {
+            throw .adapter(.safetensors(file: "merged.safetensors", .sizeOverflow(tensor: "(file)", dtype: dtype ?? .f32, shape: [])))
+        }
+        totalBytes = length
     }
 
     /// Writes the whole file to `sink` in order: the header, then each module's bytes in panels.
