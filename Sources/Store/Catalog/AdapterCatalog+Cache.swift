@@ -54,9 +54,18 @@ extension AdapterCatalog {
         }.0
     }
 
-    /// Exempts an entry from eviction. `CatalogError.unknownCacheEntry` when there is none.
+    /// Exempts an entry from eviction. `CatalogError.unknownCacheEntry` when there is none;
+    /// `CatalogError.pinnedBytesExceeded` (and nothing changed) when pinning it would make the pinned
+    /// entries hold more than `maxPinnedBytes` (counted as `cacheCounters().pinnedBytes` counts).
     @discardableResult
-    public func pin(_ key: CacheKey) throws -> CacheEntry { try setPinned(true, key) }
+    public func pin(_ key: CacheKey, maxPinnedBytes: Int64 = .max) throws -> CacheEntry {
+        try database.transaction { connection in
+            let entry = try updatePinned(true, key, connection)
+            let pinned = try pinnedBytes(connection)
+            guard pinned <= maxPinnedBytes else { throw CatalogError.pinnedBytesExceeded(wouldBe: pinned, limit: maxPinnedBytes) }
+            return entry
+        }
+    }
 
     /// Makes an entry evictable again. `CatalogError.unknownCacheEntry` when there is none.
     @discardableResult
@@ -78,13 +87,15 @@ extension AdapterCatalog {
     /// or only pinned entries (and `sparing`) are left. Returns the evicted entries, oldest first;
     /// their blobs are removed unless something else uses them. `sparing` keeps an entry that is
     /// about to be served (the one just computed), even if it alone is over the budget.
+    ///
+    /// The cache's size counts each blob once, however many entries share it, and not at all when an
+    /// adapter holds it too (evicting would not free it): an entry's eviction frees only the blobs no
+    /// other entry or adapter still uses, and only those count towards the budget.
     @discardableResult
     public func evict(toBudget budget: Int64, sparing spared: CacheKey? = nil) throws -> [CacheEntry] {
         guard budget >= 0 else { throw CatalogError.invalidBudget(budget) }
         let evicted = try write { connection, effects in
-            var total = try connection.queryFirst("SELECT coalesce(sum(bytes), 0) FROM squeeze_cache") {
-                try $0.column(0) as Int64
-            } ?? 0
+            var total = try cacheBytes(connection)
             guard total > budget else { return [CacheEntry]() }
             var evicted: [CacheEntry] = []
             let candidates = try connection.query("""
@@ -93,9 +104,10 @@ extension AdapterCatalog {
             for entry in candidates where total > budget && entry.key != spared {
                 try connection.run("DELETE FROM squeeze_cache WHERE adapter_digest = ? AND rank = ? AND options = ?",
                                    [entry.key.adapter.hex, entry.key.rank, entry.key.options])
-                total -= entry.bytes
+                let blobs = Set([entry.configBlob, entry.weightsBlob].compactMap { $0 })
+                for blob in blobs { total -= try sizeFreedByCache(blob, connection) }
                 evicted.append(entry)
-                effects.released += [entry.configBlob, entry.weightsBlob].compactMap { $0 }
+                effects.released += Array(blobs)
             }
             return evicted
         }.0
@@ -131,12 +143,47 @@ extension AdapterCatalog {
 
     func cacheCounters(_ connection: SQLiteConnection) throws -> CacheCounters {
         var result = counters.withLock { $0 }
-        let totals = try connection.queryFirst("""
-            SELECT count(*), coalesce(sum(bytes), 0), coalesce(sum(CASE WHEN pinned = 1 THEN bytes ELSE 0 END), 0)
-            FROM squeeze_cache
-            """) { (try $0.column(0) as Int, try $0.column(1) as Int64, try $0.column(2) as Int64) } ?? (0, 0, 0)
-        (result.entries, result.bytes, result.pinnedBytes) = totals
+        result.entries = try connection.queryFirst("SELECT count(*) FROM squeeze_cache") { try $0.column(0) as Int } ?? 0
+        result.bytes = try cacheBytes(connection)
+        result.pinnedBytes = try pinnedBytes(connection)
         return result
+    }
+
+    /// Blobs no adapter refers to, so that removing the cache rows would free them.
+    private static let cacheOnlyBlobs = """
+        digest NOT IN (SELECT config_digest FROM adapters WHERE config_digest IS NOT NULL
+                       UNION SELECT weights_digest FROM adapters)
+        """
+
+    /// The bytes the cache holds on disk: each blob a cache row refers to, once, unless an adapter
+    /// holds it too.
+    func cacheBytes(_ connection: SQLiteConnection) throws -> Int64 {
+        try connection.queryFirst("""
+            SELECT coalesce(sum(size), 0) FROM blobs
+            WHERE digest IN (SELECT config_digest FROM squeeze_cache WHERE config_digest IS NOT NULL
+                             UNION SELECT weights_digest FROM squeeze_cache)
+              AND \(Self.cacheOnlyBlobs)
+            """) { try $0.column(0) as Int64 } ?? 0
+    }
+
+    /// The part of `cacheBytes` that pinned rows hold, counted the same way.
+    func pinnedBytes(_ connection: SQLiteConnection) throws -> Int64 {
+        try connection.queryFirst("""
+            SELECT coalesce(sum(size), 0) FROM blobs
+            WHERE digest IN (SELECT config_digest FROM squeeze_cache WHERE pinned = 1 AND config_digest IS NOT NULL
+                             UNION SELECT weights_digest FROM squeeze_cache WHERE pinned = 1)
+              AND \(Self.cacheOnlyBlobs)
+            """) { try $0.column(0) as Int64 } ?? 0
+    }
+
+    /// The size of `blob` if no cache row and no adapter refers to it any more (its removal then
+    /// frees it), else 0.
+    private func sizeFreedByCache(_ blob: SHA256Digest, _ connection: SQLiteConnection) throws -> Int64 {
+        try connection.queryFirst("""
+            SELECT coalesce(sum(size), 0) FROM blobs WHERE digest = ?1
+              AND NOT EXISTS (SELECT 1 FROM squeeze_cache WHERE config_digest = ?1 OR weights_digest = ?1)
+              AND NOT EXISTS (SELECT 1 FROM adapters WHERE config_digest = ?1 OR weights_digest = ?1)
+            """, [blob.hex]) { try $0.column(0) as Int64 } ?? 0
     }
 
     func fetchCacheEntries(adapter: SHA256Digest, _ connection: SQLiteConnection) throws -> [CacheEntry] {
@@ -152,15 +199,17 @@ extension AdapterCatalog {
     }
 
     private func setPinned(_ pinned: Bool, _ key: CacheKey) throws -> CacheEntry {
-        try database.transaction { connection in
-            guard let entry = try connection.queryFirst("""
-                UPDATE squeeze_cache SET pinned = ? WHERE adapter_digest = ? AND rank = ? AND options = ?
-                RETURNING \(Self.cacheColumns)
-                """, [pinned, key.adapter.hex, key.rank, key.options], { try cacheEntry($0) }) else {
-                throw CatalogError.unknownCacheEntry(key)
-            }
-            return entry
+        try database.transaction { connection in try updatePinned(pinned, key, connection) }
+    }
+
+    private func updatePinned(_ pinned: Bool, _ key: CacheKey, _ connection: SQLiteConnection) throws -> CacheEntry {
+        guard let entry = try connection.queryFirst("""
+            UPDATE squeeze_cache SET pinned = ? WHERE adapter_digest = ? AND rank = ? AND options = ?
+            RETURNING \(Self.cacheColumns)
+            """, [pinned, key.adapter.hex, key.rank, key.options], { try cacheEntry($0) }) else {
+            throw CatalogError.unknownCacheEntry(key)
         }
+        return entry
     }
 
     private func cacheEntry(_ row: SQLiteRow) throws -> CacheEntry {

@@ -16,6 +16,8 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
     case unknownCacheEntry(CacheKey)
     /// A byte budget below zero.
     case invalidBudget(Int64)
+    /// Pinning would make pinned cache entries hold `wouldBe` bytes, past `limit`.
+    case pinnedBytesExceeded(wouldBe: Int64, limit: Int64)
     case invalidJobID(String)
     case invalidJobKind(String)
     case unknownJob(JobID)
@@ -46,6 +48,8 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
             "no cache entry for \(key)"
         case .invalidBudget(let bytes):
             "cache budget \(bytes) bytes is negative"
+        case .pinnedBytesExceeded(let wouldBe, let limit):
+            "pinning this entry would make pinned squeezes hold \(wouldBe) bytes, more than the \(limit) allowed (max pinned bytes); unpin others first"
         case .invalidJobID(let text):
             "\(quoted(text)) is not a job id (\(JobID.hexLength) lowercase hex characters)"
         case .invalidJobKind(let text):
