@@ -34,6 +34,8 @@ public struct MultipartParser: Sendable {
 
     /// RFC 2046 §5.1.1: a boundary is 1–70 characters from a restricted set, not ending in a space.
     public static let maxBoundaryLength = 70
+    /// Spaces and tabs accepted after a boundary line before its CRLF (RFC 2046 §5.1.1 transport padding).
+    public static let maxTransportPadding = 64
 
     private enum State { case preamble, headers, body, afterDelimiter, epilogue }
 
@@ -109,10 +111,10 @@ public struct MultipartParser: Sendable {
                 }
                 var i = 0
                 while i < buffer.count, buffer[i] == UInt8(ascii: " ") || buffer[i] == UInt8(ascii: "\t") { i += 1 }
-                guard i + 1 < buffer.count else {
-                    guard i <= 64 else { throw .malformedDelimiter }
-                    return
-                }
+                // At most `maxTransportPadding` bytes of padding, whether or not the CRLF has arrived yet
+                // (the answer must not depend on how the body is split).
+                guard i <= Self.maxTransportPadding else { throw .malformedDelimiter }
+                guard i + 1 < buffer.count else { return }
                 guard buffer[i] == 0x0D, buffer[i + 1] == 0x0A else { throw .malformedDelimiter }
                 buffer.removeFirst(i + 2)
                 parts += 1
@@ -128,7 +130,10 @@ public struct MultipartParser: Sendable {
                     continue
                 }
                 guard let at = find(end, in: buffer) else {
-                    guard buffer.count <= limits.maxPartHeaderBytes else {
+                    // A section of exactly the limit ends "…\r\n" + "\r\n"; until its last byte arrives the
+                    // buffer may hold limit + 1 bytes (all but that byte), so only more than that is too
+                    // much — the same answer however the body is split.
+                    guard buffer.count <= limits.maxPartHeaderBytes + 1 else {
                         throw .partHeadersTooLarge(limit: limits.maxPartHeaderBytes)
                     }
                     return
