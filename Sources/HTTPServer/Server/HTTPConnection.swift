@@ -61,6 +61,9 @@ final class HTTPConnection: @unchecked Sendable {
         var streamLength: Int?
         var streamWritten = 0
         var writerWaiter: CheckedContinuation<Void, any Error>?
+        /// While the handler works on a complete request, the socket is watched for the client going
+        /// away; set once the next pipelined request's bytes show up instead (they wait unread).
+        var pipelinedBytesWaiting = false
 
         init(number: UInt64, head: HTTPRequestHead, requestID: String, body: BodyChannel?) {
             self.number = number
@@ -115,6 +118,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func onReadable() {
         guard phase != .closed else { return }
+        if phase == .open, let exchange, isWatchingForClose(exchange) { return watchForClose(exchange) }
         let result = withUnsafeTemporaryAllocation(byteCount: 32 * 1024, alignment: 16) { buffer -> IOResult in
             let result = socket.read(into: buffer)
             if case .bytes(let n) = result, phase == .open {
@@ -285,14 +289,41 @@ final class HTTPConnection: @unchecked Sendable {
         flush()
     }
 
+    /// A complete request whose handler has not answered yet, with nothing of a next request read:
+    /// the socket is watched (not read) so that a client that goes away cancels the handler, as nginx
+    /// answers a client that closes early with 499 and stops the work behind it.
+    private func isWatchingForClose(_ exchange: Exchange) -> Bool {
+        exchange.bodyComplete && !exchange.responseStarted && !exchange.pipelinedBytesWaiting
+            && !peerClosed && !closeWhenDrained && parser.bufferedByteCount == 0
+    }
+
+    /// The socket became readable while the handler works: the peer closed (cancel the handler and
+    /// close: nobody will read the answer), or the next pipelined request arrived (stop watching; it
+    /// waits in the socket until this response is out, as before).
+    private func watchForClose(_ exchange: Exchange) {
+        switch socket.peek() {
+        case .wouldBlock:
+            return
+        case .bytes:
+            exchange.pipelinedBytesWaiting = true
+            updateReading()
+        case .endOfFile, .failed:
+            peerClosed = true
+            logger.debug("client closed the connection before the response; cancelling the handler",
+                         metadata: ["request-id": "\(exchange.requestID)", "connection": "\(id)"])
+            teardown()
+        }
+    }
+
     /// Reads are wanted while lingering (to discard), and while open unless the current request is
-    /// complete and waiting for its response, or its body reader is behind.
+    /// complete and waiting for its response (then the socket is only watched for the client going
+    /// away), or its body reader is behind.
     func updateReading() {
         guard let readSource, phase != .closed else { return }
         var wanted = !peerClosed
         if phase == .open {
             if closeWhenDrained { wanted = false }
-            if let exchange, exchange.bodyComplete || exchange.bodyBlocked { wanted = false }
+            if let exchange, exchange.bodyComplete || exchange.bodyBlocked { wanted = isWatchingForClose(exchange) }
         }
         if wanted, readPaused {
             readPaused = false

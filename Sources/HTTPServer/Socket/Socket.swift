@@ -89,6 +89,19 @@ struct Socket: Sendable, Hashable {
         }
     }
 
+    /// Looks at the next byte without consuming it: `.bytes(1)` when data waits, `.endOfFile` when
+    /// the peer has closed its side, `.wouldBlock` when nothing has arrived.
+    func peek() -> IOResult {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n > 0 { return .bytes(n) }
+        if n == 0 { return .endOfFile }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK, EINTR: return .wouldBlock
+        case let code: return .failed(code)
+        }
+    }
+
     /// Writes without raising SIGPIPE when the peer has gone.
     func write(_ buffer: UnsafeRawBufferPointer) -> IOResult {
         let n = send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))
