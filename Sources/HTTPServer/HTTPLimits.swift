@@ -31,6 +31,10 @@ public struct HTTPLimits: Sendable, Equatable {
 
     /// Most open client connections; the next one gets 503 and is closed.
     public var maxConnections: Int = 4096
+    /// File descriptors never given to connections: one that would leave fewer free (RLIMIT_NOFILE
+    /// less this) gets 503 and is closed, as past `maxConnections`. Files, sockets and libdispatch need
+    /// them — on Linux libdispatch crashes the process when its worker monitor cannot open /proc.
+    public var reservedDescriptors: Int = 32
     /// Most requests served on one connection; the last response carries `Connection: close`.
     public var maxRequestsPerConnection: Int = 1000
     /// Time allowed to receive a whole request head, from its first byte (or from accept) → 408.

@@ -1,14 +1,17 @@
 // http-bench-server: serves the benchmark's bytes with HTTPServer, for Benchmarks/http/run.sh.
-//   http-bench-server PORT DIRECTORY
+//   http-bench-server PORT DIRECTORY [RESERVED_DESCRIPTORS]
+// (The descriptor-exhaustion tests start it under a low RLIMIT_NOFILE, with the reserve they test.)
 // GET /healthz → "ok\n" from memory; GET /<name> → DIRECTORY/<name> with sendfile(2) (ranges and ETag too).
 // No access log, like the nginx configuration it is compared with.
 import Dispatch
+import Foundation
 import HTTPServer
 import Logging
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let port = UInt16(arguments[1]) else {
-    fatalError("usage: http-bench-server PORT DIRECTORY")
+guard (3...4).contains(arguments.count), let port = UInt16(arguments[1]),
+      let reserved = arguments.count == 4 ? Int(arguments[3]) : HTTPLimits.default.reservedDescriptors else {
+    fatalError("usage: http-bench-server PORT DIRECTORY [RESERVED_DESCRIPTORS]")
 }
 let directory = arguments[2]
 
@@ -18,6 +21,7 @@ logger.logLevel = .warning
 var limits = HTTPLimits()
 limits.maxRequestsPerConnection = 1_000_000  // as nginx's keepalive_requests in the benchmark
 limits.maxConnections = 10_000
+limits.reservedDescriptors = reserved
 
 let ok: [UInt8] = Array("ok\n".utf8)
 var router = HTTPRouter()
@@ -31,5 +35,6 @@ router.add(.get, "/:name") { request in
 let server = HTTPServer(configuration: .init(address: .loopbackIPv4(port: port), limits: limits, backlog: 4096),
                         handler: router, logger: logger)
 let address = try server.start()
-print("http-bench-server listening on \(address)")
+// Written unbuffered: scripts and tests that start it read this line through a pipe or a file.
+FileHandle.standardOutput.write(Data("http-bench-server listening on \(address)\n".utf8))
 dispatchMain()

@@ -36,6 +36,11 @@ public final class HTTPServer: Sendable {
         var connections: [UInt64: HTTPConnection] = [:]
         var nextID: UInt64 = 0
         var accepting = false
+        /// The accept source is suspended while descriptors are exhausted (see `acceptExhausted`).
+        var acceptPaused = false
+        var exhaustion = DescriptorExhaustion()
+        /// Connections get descriptors below this: RLIMIT_NOFILE less `HTTPLimits.reservedDescriptors`.
+        var descriptorCeiling = Int.max
     }
 
     public let configuration: Configuration
@@ -58,6 +63,8 @@ public final class HTTPServer: Sendable {
         // A peer that resets while we write must not kill the process; send(2) uses MSG_NOSIGNAL,
         // but sendfile(2) has no such flag.
         signal(SIGPIPE, SIG_IGN)
+        SpareDescriptor.shared.reserve()
+        let ceiling = FileDescriptorLimit.current().soft - configuration.limits.reservedDescriptors
         let listener = try Socket.listen(on: configuration.address, backlog: configuration.backlog)
         let address: SocketAddress
         do { address = try listener.localAddress() } catch { listener.close(); throw error }
@@ -69,6 +76,7 @@ public final class HTTPServer: Sendable {
             $0.acceptSource = source
             $0.localAddress = address
             $0.accepting = true
+            $0.descriptorCeiling = ceiling
         }
         source.resume()
         logger.info("listening", metadata: ["address": "\(address)"])
@@ -89,18 +97,27 @@ public final class HTTPServer: Sendable {
     }()
 
     private func acceptPending(_ listener: Socket) {
+        let descriptorCeiling = state.withLock { $0.descriptorCeiling }
         // Bounded per event so one busy listener cannot starve the queue; epoll reports the rest.
         for _ in 0..<256 {
             let accepted: (Socket, SocketAddress?)?
             do {
                 accepted = try listener.accept()
+            } catch SocketError.systemCall(_, let code) where code == EMFILE || code == ENFILE {
+                return acceptExhausted(listener, errno: code)
             } catch {
                 logger.warning("accept failed", metadata: ["error": "\(error)"])
                 return
             }
             guard let (socket, peer) = accepted else { return }
+            // Descriptors are numbered lowest-free first: a connection numbered past the ceiling means
+            // fewer than `reservedDescriptors` are left for everything else (files, the catalog, and
+            // libdispatch, which on Linux crashes the process when its worker-pool monitor cannot open
+            // /proc). Such a connection is refused like one over the connection limit.
+            let withinReserve = Int(socket.fd) < descriptorCeiling
             let connection: HTTPConnection? = state.withLock { s in
-                guard s.accepting, s.connections.count < configuration.limits.maxConnections else { return nil }
+                s.exhaustion.succeeded()
+                guard s.accepting, withinReserve, s.connections.count < configuration.limits.maxConnections else { return nil }
                 s.nextID += 1
                 let connection = HTTPConnection(
                     id: s.nextID, socket: socket, remoteAddress: peer, limits: configuration.limits,
@@ -112,10 +129,62 @@ public final class HTTPServer: Sendable {
             if let connection {
                 connection.start()
             } else {
-                // Over the connection limit: a best-effort 503 on the fresh socket, then close.
+                // Over the connection limit or into the reserve: a best-effort 503 on the fresh socket, then close.
                 Self.overloaded.withUnsafeBytes { _ = socket.write($0) }
                 socket.close()
             }
+        }
+    }
+
+    /// Out of file descriptors (EMFILE, or ENFILE system-wide) although the reserve should have kept
+    /// some: something else holds them. The pending connection stays in the backlog and the listener
+    /// stays readable, so returning would spin on epoll. Instead: release the spare descriptor, accept
+    /// the head of the backlog with it and answer 503 (so one client learns at once), and stop watching
+    /// the listener for a backoff that doubles from 10 ms to 1 s while the exhaustion lasts — with the
+    /// spare left released, so one descriptor stays free during the pause. The spare is taken back
+    /// before accepting resumes; while it cannot be, the pause goes on. Logged at most once a second,
+    /// with the number of events in between.
+    private func acceptExhausted(_ listener: Socket, errno code: Int32) {
+        let (delay, log, suppressed, source) = state.withLock { s -> (Duration, Bool, Int, DispatchSourceRead?) in
+            let (delay, log, suppressed) = s.exhaustion.failed(now: ContinuousClock.now)
+            guard s.accepting, !s.acceptPaused, let source = s.acceptSource else { return (delay, log, suppressed, nil) }
+            s.acceptPaused = true
+            return (delay, log, suppressed, source)
+        }
+        if log {
+            logger.error("out of file descriptors: accepting paused", metadata: [
+                "errno": "\(code)", "backoff": "\(delay)", "events-since-last-log": "\(suppressed)",
+                "connections": "\(connectionCount)",
+            ])
+        }
+        if SpareDescriptor.shared.release(), let (socket, _) = try? listener.accept() {
+            Self.overloaded.withUnsafeBytes { _ = socket.write($0) }
+            socket.close()
+        }
+        guard let source else { return }
+        source.suspend()
+        resumeAccepting(after: delay)
+    }
+
+    /// Resumes the suspended accept source after `delay`, once the spare descriptor is held again.
+    private func resumeAccepting(after delay: Duration) {
+        let (seconds, attoseconds) = delay.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        acceptQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            guard SpareDescriptor.shared.reserve() else {
+                let next = state.withLock { s -> Duration? in
+                    guard s.acceptPaused else { return nil }
+                    return s.exhaustion.failed(now: ContinuousClock.now).delay
+                }
+                if let next { resumeAccepting(after: next) }
+                return
+            }
+            let source = state.withLock { s -> DispatchSourceRead? in
+                guard s.acceptPaused else { return nil }
+                s.acceptPaused = false
+                return s.acceptSource
+            }
+            source?.resume()
         }
     }
 
@@ -126,12 +195,13 @@ public final class HTTPServer: Sendable {
     /// Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests finish
     /// (their responses carry `Connection: close`), and after `deadline` closes whatever is left.
     public func shutdown(deadline: Duration) async {
-        let (source, connections) = state.withLock { s -> (DispatchSourceRead?, [HTTPConnection]) in
+        let (source, connections, paused) = state.withLock { s -> (DispatchSourceRead?, [HTTPConnection], Bool) in
             s.accepting = false
-            defer { s.acceptSource = nil }
-            return (s.acceptSource, Array(s.connections.values))
+            defer { s.acceptSource = nil; s.acceptPaused = false }
+            return (s.acceptSource, Array(s.connections.values), s.acceptPaused)
         }
         source?.cancel()
+        if paused { source?.resume() }   // a suspended source must be resumed for its cancellation to run
         logger.info("shutting down", metadata: ["connections": "\(connections.count)"])
         for connection in connections { connection.beginShutdown() }
 

@@ -50,6 +50,7 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     public static let notImplemented = HTTPStatus(501, "Not Implemented")
     public static let serviceUnavailable = HTTPStatus(503, "Service Unavailable")
     public static let httpVersionNotSupported = HTTPStatus(505, "HTTP Version Not Supported")
+    public static let insufficientStorage = HTTPStatus(507, "Insufficient Storage")
 
     private static let phrases: [Int: String] = Dictionary(uniqueKeysWithValues: [
         HTTPStatus.continue, .ok, .created, .accepted, .noContent, .partialContent, .movedPermanently,
@@ -57,6 +58,6 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
         .notFound, .methodNotAllowed, .requestTimeout, .conflict, .lengthRequired, .preconditionFailed,
         .contentTooLarge, .uriTooLong, .unsupportedMediaType, .rangeNotSatisfiable, .expectationFailed,
         .unprocessableContent, .tooManyRequests, .requestHeaderFieldsTooLarge, .internalServerError,
-        .notImplemented, .serviceUnavailable, .httpVersionNotSupported,
+        .notImplemented, .serviceUnavailable, .httpVersionNotSupported, .insufficientStorage,
     ].map { ($0.code, $0.reasonPhrase) })
 }
