@@ -32,8 +32,8 @@ public struct PEFTConfig: Sendable, Equatable {
     /// Parses and checks the config's bytes.
     public init(json data: Data, limits: AdapterLimits = .init()) throws(AdapterError) {
         let value: JSONValue
-        do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw .invalidConfig(field: "(document)", reason: "is not valid JSON")
+        do { value = try JSONValue.parse(Array(data)) } catch {
+            throw .invalidConfig(field: "(document)", reason: error.description)
         }
         guard let fields = value.objectValue else {
             throw .invalidConfig(field: "(document)", reason: "must be a JSON object")

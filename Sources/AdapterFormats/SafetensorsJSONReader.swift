@@ -105,7 +105,26 @@ struct SafetensorsJSONReader {
         }
     }
 
+    /// After a whole document: only RFC 8259 whitespace may follow; the offset of the first other byte.
+    mutating func firstByteAfterWhitespace() -> Int? {
+        skipWhitespace()
+        return index < bytes.count ? index : nil
+    }
+
     // MARK: Scalars
+
+    /// Reads `true`, `false` or `null` (nil) at the current position.
+    mutating func readLiteral() throws(SafetensorsError) -> Bool? {
+        skipWhitespace()
+        for (text, value) in [("true", Bool?.some(true)), ("false", .some(false)), ("null", nil)] {
+            let word = Array(text.utf8)
+            if index + word.count <= bytes.count, bytes[index..<(index + word.count)].elementsEqual(word) {
+                index += word.count
+                return value
+            }
+        }
+        throw syntaxError("expected true, false or null")
+    }
 
     /// Reads a string at the current position (which must be `"`).
     mutating func readString() throws(SafetensorsError) -> String {

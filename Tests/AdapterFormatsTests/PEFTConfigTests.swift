@@ -242,7 +242,7 @@ struct PEFTConfigTests {
         BadConfig("use_dora true", #"{"r": 8, "peft_type": "LORA", "use_dora": true}"#, unsupportedDoRA, mentions: "use_dora"),
         BadConfig("a JSON list", #"[{"r": 8}]"#, .invalidConfig(field: "(document)", reason: "must be a JSON object"),
                   mentions: "JSON object"),
-        BadConfig("not JSON", #"{"r": 8"#, .invalidConfig(field: "(document)", reason: "is not valid JSON"), mentions: "not valid JSON"),
+        BadConfig("not JSON", #"{"r": 8"#, .invalidConfig(field: "(document)", reason: "is not valid JSON at offset 7: expected ',' or '}' after an object member"), mentions: "offset 7"),
     ]
 
     @Test("invalid configs give the exact error naming the field", arguments: badConfigs)
