@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Store
+import Synchronization
 
 /// Counts how many times work actually ran.
 actor RunCounter {
@@ -35,7 +36,7 @@ struct SingleFlightTests {
                     try await flight.run("squeeze:abc@16") {
                         let run = await counter.increment()
                         // Hold the work open until every caller has joined it.
-                        try await eventually { await flight.waiters(for: "squeeze:abc@16") == callers }
+                        try await eventually { flight.waiters(for: "squeeze:abc@16") == callers }
                         return run * 100
                     }
                 }
@@ -44,8 +45,8 @@ struct SingleFlightTests {
         }
         #expect(results == Array(repeating: 100, count: callers))
         #expect(await counter.count == 1)
-        #expect(await flight.inFlightCount == 0)
-        #expect(await flight.waiters(for: "squeeze:abc@16") == 0)
+        #expect(flight.inFlightCount == 0)
+        #expect(flight.waiters(for: "squeeze:abc@16") == 0)
     }
 
     @Test("all waiters get the same error, and the key is free again afterwards")
@@ -54,7 +55,7 @@ struct SingleFlightTests {
         let counter = RunCounter()
         let work: @Sendable () async throws -> String = {
             let run = await counter.increment()
-            try await eventually { await flight.waiters(for: 7) == 10 || run > 1 }
+            try await eventually { flight.waiters(for: 7) == 10 || run > 1 }
             if run == 1 { throw FlightError(run: run) }
             return "run \(run)"
         }
@@ -78,18 +79,100 @@ struct SingleFlightTests {
     func independentKeys() async throws {
         let flight = SingleFlight<String, String>()
         let counter = RunCounter()
+        // Each work finishes only once both have started: proves they overlap (one key's flight
+        // does not wait for the other's).
         async let a = flight.run("a") {
             _ = await counter.increment()
-            // "a" can only finish once "b" is in flight too: proves they overlap.
-            try await eventually { await flight.inFlightCount == 2 }
+            try await eventually { await counter.count == 2 }
             return "A"
         }
         async let b = flight.run("b") {
             _ = await counter.increment()
-            try await eventually { await flight.inFlightCount == 2 }
+            try await eventually { await counter.count == 2 }
             return "B"
         }
         #expect(try await [a, b] == ["A", "B"])
         #expect(await counter.count == 2)
+    }
+}
+
+@Suite("SingleFlight: cancellation and admission")
+struct SingleFlightCancellationTests {
+    /// Work that runs until cancelled, then records that it saw the cancellation.
+    actor Probe {
+        var started = 0
+        var cancelled = 0
+        func start() { started += 1 }
+        func sawCancel() { cancelled += 1 }
+    }
+
+    static func endless(_ probe: Probe) -> @Sendable () async throws -> Int {
+        {
+            await probe.start()
+            do {
+                while true { try await Task.sleep(for: .milliseconds(2)) }
+            } catch {
+                await probe.sawCancel()
+                throw error
+            }
+        }
+    }
+
+    @Test("one of two waiters leaving stops only its wait; the last one leaving cancels the work")
+    func lastWaiterCancels() async throws {
+        let flight = SingleFlight<String, Int>()
+        let probe = Probe()
+        let first = Task { try await flight.run("k", Self.endless(probe)) }
+        try await eventually { await probe.started == 1 }
+        let second = Task { try await flight.run("k", Self.endless(probe)) }
+        try await eventually { flight.waiters(for: "k") == 2 }
+
+        first.cancel()
+        await #expect(throws: CancellationError.self) { try await first.value }
+        #expect(flight.waiters(for: "k") == 1)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(await probe.cancelled == 0, "the work goes on for the waiter left")
+
+        second.cancel()
+        await #expect(throws: CancellationError.self) { try await second.value }
+        try await eventually { await probe.cancelled == 1 }
+        #expect(flight.inFlightCount == 0)
+        #expect(await probe.started == 1, "the work ran once")
+    }
+
+    @Test("a caller cancelled before it joins neither joins nor starts anything")
+    func cancelledBeforeJoining() async throws {
+        let flight = SingleFlight<String, Int>()
+        let probe = Probe()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await flight.run("k", Self.endless(probe))
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(flight.inFlightCount == 0)
+        #expect(await probe.started == 0)
+    }
+
+    @Test("admit sees whether the call would start work and how many keys are in flight; a refusal changes nothing")
+    func admission() async throws {
+        struct Full: Error, Equatable {}
+        let flight = SingleFlight<String, Int>()
+        let probe = Probe()
+        final class Seen: Sendable { let calls = Mutex<[(Bool, Int)]>([]) }
+        let seen = Seen()
+        let a = Task { try await flight.run("a", admit: { s, n in seen.calls.withLock { $0.append((s, n)) } }, Self.endless(probe)) }
+        try await eventually { flight.inFlightCount == 1 }
+        let b = Task { try await flight.run("a", admit: { s, n in seen.calls.withLock { $0.append((s, n)) } }, Self.endless(probe)) }
+        try await eventually { flight.waiters(for: "a") == 2 }
+        await #expect(throws: Full()) {
+            try await flight.run("b", admit: { starting, inFlight in if starting && inFlight >= 1 { throw Full() } }, Self.endless(probe))
+        }
+        #expect(flight.inFlightCount == 1 && flight.waiters(for: "b") == 0)
+        #expect(seen.calls.withLock { $0.map(\.0) } == [true, false])
+        #expect(seen.calls.withLock { $0.map(\.1) } == [0, 1])
+        a.cancel()
+        b.cancel()
+        _ = await (a.result, b.result)
+        try await eventually { await probe.cancelled == 1 }
     }
 }
