@@ -41,7 +41,7 @@ struct BadInputTests {
         let files = try ServiceFixtures.peft(seed: 152)
         let (type, body) = Self.multipart(files)
         try #require(body.count > 4096)
-        try await Self.withStore({ $0.maxUploadBytes = 4096 }) { s in
+        try await Self.withStore({ $0.limits.maxUploadBytes = 4096 }) { s in
             let declared = try await s.upload(contentType: type, body: body)
             try expectProblem(declared, status: 413, "Content-Length past the limit")
             let chunked = try await s.client.request("POST", "/v1/adapters", headers: [("Content-Type", type)], body: body, chunkSize: 1000)
@@ -55,7 +55,7 @@ struct BadInputTests {
     @Test("an adapter_config.json over maxConfigBytes is 413")
     func oversizeConfig() async throws {
         let files = try ServiceFixtures.peft(seed: 153)
-        try await Self.withStore(kohyaBase: true, { $0.maxConfigBytes = 64 }) { s in
+        try await Self.withStore(kohyaBase: true, { $0.limits.maxConfigBytes = 64 }) { s in
             try #require(files.config.count > 64)
             let (type, body) = Self.multipart(files)
             try expectProblem(try await s.upload(contentType: type, body: body), status: 413, detailContains: ["adapter_config.json"], "config")
@@ -95,7 +95,7 @@ struct BadInputTests {
     @Test("bad squeeze URLs: rank 0 or above maxRank, bad options, unknown refs; nothing is computed",
           arguments: squeezeRequests)
     func refusedSqueeze(_ bad: BadRequest) async throws {
-        try await Self.withStore({ $0.maxRank = 64 }) { s in
+        try await Self.withStore({ $0.limits.maxRank = 64 }) { s in
             let response = try await s.client.request(bad.method, bad.target)
             try expectProblem(response, status: bad.status, bad.testDescription)
             #expect(try await s.metrics().value("lora_squeeze_squeezed_modules_total") == 0)

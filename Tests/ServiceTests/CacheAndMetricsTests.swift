@@ -11,7 +11,8 @@ struct CacheAndMetricsTests {
         // for the six requests to overlap it.
         let modules = ModelFamilies.gemma3(layers: 1, rank: 16)
         let files = try ServiceFixtures.peft(seed: 121, modules: modules, rank: 16, alpha: 32)
-        try await ServiceHarness.with { s in
+        // All six come from 127.0.0.1: let one client wait on six (the per-client bound has its own test).
+        try await ServiceHarness.with({ $0.limits.maxClientSqueezes = 6 }) { s in
             let digest = try await s.uploadPEFT(files).digest
             let url = "/v1/adapters/\(digest)/squeezed/8/adapter_model.safetensors"
             let before = try await s.metrics()
@@ -70,7 +71,7 @@ struct CacheAndMetricsTests {
         let budget = sizes.max()! + 64
         try #require(budget < sizes.reduce(0, +))
 
-        try await ServiceHarness.with({ $0.cacheBudgetBytes = budget }) { s in
+        try await ServiceHarness.with({ $0.limits.cacheBudgetBytes = budget }) { s in
             let digest = try await s.uploadPEFT(files).digest
             let low = "/v1/adapters/\(digest)/squeezed/2/adapter_model.safetensors"
             let high = "/v1/adapters/\(digest)/squeezed/6/adapter_model.safetensors"
@@ -105,7 +106,7 @@ struct CacheAndMetricsTests {
         // run a scrub" for the files, 500 for the tar, 422 naming a server path for merged?rank=).
         let files = try ServiceFixtures.peft(seed: 135)
         let source = try files.adapter()
-        try await ServiceHarness.with({ $0.cacheBudgetBytes = 100 }) { s in
+        try await ServiceHarness.with({ $0.limits.cacheBudgetBytes = 100 }) { s in
             let digest = try await s.uploadPEFT(files).digest
             let base = "/v1/adapters/\(digest)/squeezed/4"
             let config = try await s.get(base + "/adapter_config.json")

@@ -30,6 +30,34 @@ struct HostileUploadTests {
         BadUpload("tar: a 4 GiB global pax header", 400, mentions: ["exceeds"]) {
             tar(try TarFixture.extended("g", [], declaredSize: 1 << 32))
         },
+        // A rank pattern key that backtracking regex engines (Python's re, Swift's Regex) take
+        // exponential time on: not refused, answered at once — its syntax is fine — but this one
+        // also says the wrong rank, which is refused by name.
+        BadUpload("rank_pattern key (a+)+ matching nothing here: an r that disagrees with the tensors", 422, mentions: ["rank"]) {
+            BadInputTests.multipart(try BadInputTests.withConfig(["r": .number(6), "rank_pattern": .object(["(a+)+": .number(4)])]))
+        },
+        BadUpload("rank_pattern key with a lookahead", 422, mentions: ["rank_pattern", "lookahead", "not supported"]) {
+            BadInputTests.multipart(try BadInputTests.withConfig(["rank_pattern": .object(["q(?=_proj)": .number(4)])]))
+        },
+        BadUpload("adapter_config.json with lora_alpha twice", 422, mentions: ["lora_alpha", "twice"]) {
+            let files = try BadInputTests.good()
+            var text = String(decoding: files.config, as: UTF8.self)
+            text = text.replacingOccurrences(of: "\"lora_alpha\"", with: "\"lora_alpha\" : 99, \"lora_alpha\"")
+            return BadInputTests.multipart(PEFTUpload(config: Array(text.utf8), weights: files.weights))
+        },
+        BadUpload("adapter_config.json nested 100,000 deep", 422, mentions: ["nests"]) {
+            let deep = "{\"r\": 4, \"x\": " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+            return BadInputTests.multipart(PEFTUpload(config: Array(deep.utf8), weights: try BadInputTests.good().weights))
+        },
+        // 8 KiB of factors that would cost 1e10 operations to validate.
+        BadUpload("eight rank-512 modules of 1×1", 422, mentions: ["validating this adapter"]) {
+            let modules = (0..<8).map { AdapterFixture.Module("model.layers.\($0).q_proj", out: 1, in: 1, rank: 512) }
+            return BadInputTests.multipart(try ServiceFixtures.peft(seed: 9, modules: modules, rank: 512, alpha: 512))
+        },
+        BadUpload("a module of rank 4097", 422, mentions: ["4097", "maxRank"]) {
+            let m = AdapterFixture.Module("model.layers.0.q_proj", out: 1, in: 1, rank: 4097)
+            return BadInputTests.multipart(try ServiceFixtures.peft(seed: 9, modules: [m], rank: 4097, alpha: 1))
+        },
     ]
 
     @Test("refused, stored nothing, still serving", arguments: cases)

@@ -7,7 +7,7 @@ struct PinTests {
     @Test("a pinned squeeze survives eviction; unpinned it goes; unknown entries are 404")
     func pinSurvivesEviction() async throws {
         let files = try ServiceFixtures.peft(seed: 141)
-        try await ServiceHarness.with({ $0.cacheBudgetBytes = 100 }) { s in
+        try await ServiceHarness.with({ $0.limits.cacheBudgetBytes = 100; $0.limits.maxPinnedBytes = 1 << 30 }) { s in
             let digest = try await s.uploadPEFT(files).digest
             let pinURL = "/v1/adapters/\(digest)/squeezed/2/pin"
             #expect(try await s.client.request("DELETE", pinURL).status == 404, "nothing cached yet")

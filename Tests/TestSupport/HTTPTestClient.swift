@@ -58,11 +58,31 @@ public struct HTTPTestClient: Sendable {
     public let port: Int
     /// Seconds any single send or receive may block.
     public let timeout: Double
+    /// The local address to connect from (any of 127.0.0.0/8 works on Linux loopback), so a test can
+    /// be several clients; nil lets the kernel choose.
+    public let sourceHost: String?
 
-    public init(host: String = "127.0.0.1", port: Int, timeout: Double = 30) {
+    public init(host: String = "127.0.0.1", port: Int, timeout: Double = 30, sourceHost: String? = nil) {
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.sourceHost = sourceHost
+    }
+
+    /// The same server, from another local address.
+    public func from(_ sourceHost: String) -> HTTPTestClient {
+        HTTPTestClient(host: host, port: port, timeout: timeout, sourceHost: sourceHost)
+    }
+
+    /// Sends a GET and closes the connection without reading the answer: a client that gives up.
+    /// Returns once the request is sent and the socket closed.
+    public func abandon(_ target: String) async throws {
+        try await Self.onThread {
+            let fd = try self.connectSocket()
+            defer { close(fd) }
+            let head = "GET \(target) HTTP/1.1\r\nHost: \(self.host):\(self.port)\r\n\r\n"
+            guard self.sendAll(fd, Array(head.utf8)) else { throw HTTPTestClientError.closedBeforeResponse(sent: false) }
+        }
     }
 
     /// One exchange, run on a dedicated thread so the cooperative pool is never blocked.
@@ -138,6 +158,22 @@ public struct HTTPTestClient: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if let sourceHost {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, sourceHost, &local.sin_addr) == 1 else {
+                close(fd)
+                throw HTTPTestClientError.malformed("source host \(sourceHost) is not an IPv4 address")
+            }
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let code = errno
+                close(fd)
+                throw HTTPTestClientError.system("bind \(sourceHost)", code)
+            }
+        }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -11,7 +11,7 @@ extension AdapterService {
         }
         var limits = configuration.http
         // The upload route's own limit must not be cut short by the parser's global one.
-        limits.maxBodyBytes = max(limits.maxBodyBytes, configuration.maxUploadBytes)
+        limits.maxBodyBytes = max(limits.maxBodyBytes, configuration.limits.maxUploadBytes)
         let http = HTTPServer(configuration: .init(address: SocketAddress(host: configuration.host, port: port),
                                                    limits: limits),
                               handler: makeHandler(), logger: logger)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import AdapterFormats
 import HTTPServer
 import SqueezeEngine
@@ -7,9 +12,14 @@ import Store
 /// the field, tensor or module at fault.
 enum ServiceError {
     static func http(_ error: any Error) -> HTTPError {
+        if let full = insufficientStorage(error) { return full }
         switch error {
         case let e as HTTPError:
             return e
+        case is CancellationError:
+            // The client went away (or the server is stopping): nobody reads this answer. nginx logs 499.
+            return HTTPError(HTTPStatus(499, "Client Closed Request"), type: "cancelled",
+                             detail: "the request was cancelled before it finished")
         case let e as StoredFileError:
             return HTTPError(.internalServerError, type: "storage",
                              detail: "stored adapter \(e.digest.hex) cannot be read back; an operator should run a scrub")
@@ -44,6 +54,20 @@ enum ServiceError {
             return HTTPError(.internalServerError, type: "internal-error",
                              detail: "an internal error occurred; the server log has the details under this request id")
         }
+    }
+
+    /// ENOSPC or EDQUOT from the blob store, or SQLITE_FULL from the catalog, anywhere: 507.
+    static func insufficientStorage(_ error: any Error) -> HTTPError? {
+        let full: Bool
+        switch error {
+        case let BlobStoreError.system(_, _, code): full = code == ENOSPC || code == EDQUOT
+        case let e as SQLiteError: full = e.primaryCode == 13   // SQLITE_FULL
+        case let SafetensorsError.io(_, reason): full = reason.contains(String(cString: strerror(ENOSPC)))
+        default: full = false
+        }
+        guard full else { return nil }
+        return HTTPError(.insufficientStorage, type: "insufficient-storage",
+                         detail: "the server's disk is full; nothing was stored, try again later")
     }
 
     static func badRequest(_ detail: String, type: String = "invalid-request") -> HTTPError {

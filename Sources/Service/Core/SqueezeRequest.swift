@@ -69,10 +69,36 @@ struct SqueezeRequest: Sendable, Equatable {
         }
     }
 
-    /// The cache key's options: every setting spelled out, in a fixed order.
+    /// The cache key's options: every setting that can change the output's bytes, spelled out in a
+    /// fixed order. The exact method's output does not depend on rsvd's oversample, power iterations
+    /// or seed, so they are not part of its key (`canonical(for:)` also turns an `auto` that runs
+    /// exact everywhere into `exact`).
     var canonicalOptions: String {
         let e = energy.map { String($0) } ?? "-"
-        return "method=\(method.rawValue);dtype=\(dtype?.rawValue ?? "input");energy=\(e);oversample=\(oversample);power_iters=\(powerIterations);seed=\(seed)"
+        let base = "method=\(method.rawValue);dtype=\(dtype?.rawValue ?? "input");energy=\(e)"
+        return method == .exact ? base : base + ";oversample=\(oversample);power_iters=\(powerIterations);seed=\(seed)"
+    }
+
+    /// This request as it determines the output's bytes for an adapter described by `inspection`:
+    /// a dtype every module already has is the default (one cache entry, not two), and `auto` is
+    /// `exact` when every module would run the exact method — then, like `exact`, it is one entry
+    /// whatever seed, oversampling or power iterations were asked for.
+    func canonical(for inspection: AdapterInspection) -> SqueezeRequest {
+        var r = self
+        if let d = dtype, Set(inspection.modules.map(\.dtype)) == [d.rawValue] { r.dtype = nil }
+        if method == .auto {
+            let module = squeezer(workers: 1).module
+            let allExact = inspection.modules.allSatisfy {
+                module.resolvedMethod(out: $0.outFeatures, in: $0.inFeatures, rank: $0.rank) == .exact
+            }
+            if allExact { r.method = .exact }
+        }
+        if r.method == .exact {
+            r.oversample = 10
+            r.powerIterations = 2
+            r.seed = 0
+        }
+        return r
     }
 
     /// The query string that reproduces these options (for URLs the service hands out).

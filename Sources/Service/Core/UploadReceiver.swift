@@ -20,6 +20,18 @@ struct UploadReceiver {
 
     let blobs: BlobStore
     let maxConfigBytes: Int
+    /// `spaceCheck(received)` runs each time another `spaceCheckInterval` bytes have arrived; it
+    /// throws (507) to stop an upload the disk cannot take.
+    let spaceCheckInterval: Int
+    let spaceCheck: @Sendable (_ received: Int) async throws -> Void
+
+    init(blobs: BlobStore, maxConfigBytes: Int, spaceCheckInterval: Int = .max,
+         spaceCheck: @escaping @Sendable (Int) async throws -> Void = { _ in }) {
+        self.blobs = blobs
+        self.maxConfigBytes = maxConfigBytes
+        self.spaceCheckInterval = max(1, spaceCheckInterval)
+        self.spaceCheck = spaceCheck
+    }
 
     /// The kind of upload from its Content-Type, or a 415 naming what is accepted.
     static func kind(of request: HTTPRequest) throws -> Kind {
@@ -44,13 +56,14 @@ struct UploadReceiver {
     func receive(_ request: HTTPRequest, kind: Kind) async throws -> Files {
         var files = Files()
         do {
+            let body = SpaceCheckedBody(body: request.body, interval: spaceCheckInterval, check: spaceCheck)
             switch kind {
-            case let .multipart(boundary): try await receiveMultipart(request.body, boundary: boundary, into: &files)
-            case .tar: try await receiveTar(request.body, into: &files)
+            case let .multipart(boundary): try await receiveMultipart(body, boundary: boundary, into: &files)
+            case .tar: try await receiveTar(body, into: &files)
             case .safetensors:
                 let writer = try blobs.makeWriter()
                 files.weights = writer
-                for try await chunk in request.body { try writer.append(chunk) }
+                for try await chunk in body { try writer.append(chunk) }
             }
         } catch {
             files.weights?.abort()
@@ -101,7 +114,7 @@ struct UploadReceiver {
         }
     }
 
-    private func receiveMultipart(_ body: HTTPRequestBody, boundary: String, into files: inout Files) async throws {
+    private func receiveMultipart(_ body: SpaceCheckedBody, boundary: String, into files: inout Files) async throws {
         var parser = try MultipartParser(boundary: boundary)
         var current = Target.ignored
         func handle(_ events: [MultipartParser.Event], _ files: inout Files) throws {
@@ -119,7 +132,7 @@ struct UploadReceiver {
         try handle(try parser.finish(), &files)
     }
 
-    private func receiveTar(_ body: HTTPRequestBody, into files: inout Files) async throws {
+    private func receiveTar(_ body: SpaceCheckedBody, into files: inout Files) async throws {
         var reader = TarReader()
         var current = Target.ignored
         func handle(_ events: [TarReader.Event], _ files: inout Files) throws {
@@ -135,5 +148,36 @@ struct UploadReceiver {
         }
         for try await chunk in body { try handle(try reader.feed(chunk), &files) }
         try handle(try reader.finish(), &files)
+    }
+}
+
+/// A request body whose iterator runs `check(received)` each time another `interval` bytes have
+/// arrived — inline in `next()`, so the body's backpressure is the reader's, as before.
+struct SpaceCheckedBody: AsyncSequence {
+    typealias Element = [UInt8]
+    let body: HTTPRequestBody
+    let interval: Int
+    let check: @Sendable (Int) async throws -> Void
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var inner: HTTPRequestBody.AsyncIterator
+        let interval: Int
+        let check: @Sendable (Int) async throws -> Void
+        var received = 0
+        var nextCheck: Int
+
+        mutating func next() async throws -> [UInt8]? {
+            guard let chunk = try await inner.next() else { return nil }
+            received += chunk.count
+            if received >= nextCheck {
+                try await check(received)
+                nextCheck = received.addingReportingOverflow(interval).overflow ? .max : received + interval
+            }
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inner: body.makeAsyncIterator(), interval: interval, check: check, nextCheck: interval)
     }
 }

@@ -29,7 +29,7 @@ extension AdapterService {
 
     /// Creates a normalize job for `request` (after resolving which adapters it covers) and starts it.
     func createNormalizeJob(_ body: NormalizeRequest) async throws -> JobRecord {
-        _ = try body.squeezeRequest(maxRank: configuration.maxRank)
+        _ = try body.squeezeRequest(maxRank: limits.maxRank)
         let chosen = [body.adapters != nil, body.prefix != nil, body.all == true].filter { $0 }.count
         guard chosen == 1 else {
             throw ServiceError.badRequest("give exactly one of \"adapters\" (a list of digests or names), \"prefix\" (a name prefix) or \"all\": true", type: "invalid-job")
@@ -48,8 +48,8 @@ extension AdapterService {
         }
         var seen = Set<String>()
         digests = digests.filter { seen.insert($0).inserted }
-        guard digests.count <= configuration.maxJobAdapters else {
-            throw ServiceError.badRequest("the job covers \(digests.count) adapters; at most \(configuration.maxJobAdapters) per job", type: "invalid-job")
+        guard digests.count <= limits.maxJobAdapters else {
+            throw ServiceError.badRequest("the job covers \(digests.count) adapters; at most \(limits.maxJobAdapters) per job", type: "invalid-job")
         }
         var stored = body
         stored.digests = digests
@@ -75,7 +75,7 @@ extension AdapterService {
         do {
             guard var job = try catalog.job(id), !job.state.isFinished else { return }
             let body = try JSONDecoder().decode(NormalizeRequest.self, from: Data(job.request.utf8))
-            let squeeze = try body.squeezeRequest(maxRank: configuration.maxRank)
+            let squeeze = try body.squeezeRequest(maxRank: limits.maxRank)
             var outcomes = try job.result.map { try JSONDecoder().decode([NormalizeOutcome].self, from: Data($0.utf8)) }
                 ?? (body.digests ?? []).map { NormalizeOutcome(digest: $0, status: "pending") }
             job = try catalog.updateJob(id, JobUpdate(state: .running))
@@ -84,7 +84,7 @@ extension AdapterService {
                     guard let digest = SHA256Digest(outcomes[i].digest), let record = try catalog.adapter(digest) else {
                         throw CatalogError.unknownReference(outcomes[i].digest)
                     }
-                    _ = try await squeezed(record, squeeze)
+                    _ = try await squeezed(record, squeeze, client: nil)
                     outcomes[i].status = "done"
                     outcomes[i].urls = Self.squeezedURLs(digest: digest.hex, squeeze, format: record.format)
                 } catch {

@@ -16,6 +16,19 @@ final class ServiceMetrics: Sendable {
         registry.describeCounter("lora_squeeze_squeezed_modules_total", "Modules squeezed (cache misses only).")
         registry.describeCounter("lora_squeeze_uploads_total", "Adapters uploaded (new or already stored).")
         registry.describeCounter("lora_squeeze_upload_bytes_total", "Weight bytes uploaded.")
+        registry.describeCounter("lora_squeeze_squeezes_cancelled_total",
+                                 "Requests that stopped waiting for a squeeze because their client went away.")
+        registry.describeCounter("lora_squeeze_problems_total",
+                                 "Error responses by problem type (e.g. squeeze-queue-full, too-many-squeezes, output-too-large, insufficient-storage).",
+                                 labels: ["type"])
+    }
+
+    func problem(_ type: String) {
+        registry.increment("lora_squeeze_problems_total", labels: [type])
+    }
+
+    func squeezeCancelled() {
+        registry.increment("lora_squeeze_squeezes_cancelled_total")
     }
 
     func request(route: String, method: String, status: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
@@ -35,8 +48,15 @@ final class ServiceMetrics: Sendable {
         registry.increment("lora_squeeze_upload_bytes_total", by: Double(bytes))
     }
 
-    func render(statistics s: CatalogStatistics, openConnections: Int) -> String {
+    func render(statistics s: CatalogStatistics, openConnections: Int, squeezesInFlight: Int, squeezesWaiting: Int,
+                computeQueued: Int) -> String {
         registry.render(gauges: [
+            ("lora_squeeze_squeezes_in_flight", "Distinct squeezes and merges computing or queued (bounded by the squeeze queue).", [],
+             [([], Double(squeezesInFlight))]),
+            ("lora_squeeze_squeeze_waiters", "Requests waiting on a squeeze or merge.", [], [([], Double(squeezesWaiting))]),
+            ("lora_squeeze_compute_queued", "Jobs (squeezes, merges, upload validations) waiting for a compute thread.", [],
+             [([], Double(computeQueued))]),
+            ("lora_squeeze_cache_pinned_bytes", "Bytes held by pinned cache entries.", [], [([], Double(s.cache.pinnedBytes))]),
             ("lora_squeeze_cache_hits_total", "Squeeze cache hits since start.", [], [([], Double(s.cache.hits))]),
             ("lora_squeeze_cache_misses_total", "Squeeze cache misses since start.", [], [([], Double(s.cache.misses))]),
             ("lora_squeeze_cache_evictions_total", "Squeeze cache evictions since start.", [], [([], Double(s.cache.evictions))]),

@@ -5,7 +5,7 @@ import Store
 
 extension AdapterService {
     func addAdapterRoutes(_ t: inout RouteTable) {
-        t.add(.post, "/v1/adapters", maxBodyBytes: configuration.maxUploadBytes) { [self] request in
+        t.add(.post, "/v1/adapters", maxBodyBytes: limits.maxUploadBytes) { [self] request in
             let name = try request.queryValue("name").map { try AdapterName(validating: $0) }
             let (record, created) = try await ingest(request, name: name)
             var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(record, detailed: true)),

@@ -20,7 +20,10 @@ extension AdapterService {
 
         t.add(.get, "/metrics") { [self] _ in
             let text = metrics.render(statistics: try catalog.statistics(),
-                                      openConnections: server.withLock { $0?.connectionCount ?? 0 })
+                                      openConnections: server.withLock { $0?.connectionCount ?? 0 },
+                                      squeezesInFlight: flights.inFlightCount,
+                                      squeezesWaiting: admission.waitingByClient.values.reduce(0, +),
+                                      computeQueued: pool.queuedCount)
             return .bytes(Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 

@@ -22,7 +22,8 @@ struct RouteTable {
                 response = try await body(request)
             } catch {
                 let problem = ServiceError.http(error)
-                if problem.status.code >= 500 {
+                metrics.problem(problem.type)
+                if problem.status.code >= 500, problem.status.code != 503, problem.status.code != 507, !(error is CancellationError) {
                     logger.error("\(request.method) \(request.path) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
                 }
                 response = HTTPResponse.problem(problem, requestID: request.requestID)

@@ -30,8 +30,11 @@ enum ServiceHarness {
 
     /// The test configuration: loopback, port 0, two workers, a short shutdown grace.
     static func configuration(directory: URL, _ customize: (inout ServiceConfiguration) -> Void = { _ in }) -> ServiceConfiguration {
+        var limits = ServiceLimits()
+        limits.cacheBudgetBytes = 1 << 30
+        limits.minFreeDiskBytes = 0   // tests that need a full disk say so with their own probe
         var c = ServiceConfiguration(dataDirectory: directory, host: "127.0.0.1", port: 0,
-                                     cacheBudgetBytes: 1 << 30, workers: 2, shutdownGrace: .seconds(2))
+                                     workers: 2, shutdownGrace: .seconds(2), limits: limits)
         customize(&c)
         return c
     }

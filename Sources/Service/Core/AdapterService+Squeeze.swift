@@ -1,0 +1,146 @@
+import AdapterFormats
+import Foundation
+import HTTPServer
+import SqueezeEngine
+import Store
+
+extension AdapterService {
+    /// The cache key of `asked` for `record`, and the request in the form that keys it.
+    func cacheKey(_ record: AdapterRecord, _ asked: SqueezeRequest) throws -> (CacheKey, SqueezeRequest, AdapterInspection) {
+        let inspection = try Self.inspection(record)
+        let request = asked.canonical(for: inspection)
+        return (try CacheKey(adapter: record.digest, rank: request.rank, options: request.canonicalOptions), request, inspection)
+    }
+
+    /// The cached squeeze of `record` for `asked`, computed on first use. Identical concurrent
+    /// requests compute once; the cache is then trimmed to its budget. Before anything is computed:
+    /// the output's size is bounded (422), the squeeze must be admitted (503 when the queue is full,
+    /// 429 when `client` already waits on too many), and the disk must have room for it (507).
+    /// `client` nil (a normalize job) is not subject to admission.
+    func squeezed(_ record: AdapterRecord, _ asked: SqueezeRequest, client: String?) async throws -> CacheEntry {
+        let (key, request, inspection) = try cacheKey(record, asked)
+        if let hit = try catalog.cacheLookup(key) { return hit }
+        // Zero-padding a small module up to R is what a uniform rank means; a rank no module can
+        // reach is a mistake in the request.
+        if let largest = inspection.modules.map({ min($0.outFeatures, $0.inFeatures) }).max(), request.rank > largest {
+            throw HTTPError(.unprocessableContent, type: "rank-above-module-size",
+                            detail: "rank \(request.rank) is above every module's size: the largest min(out, in) in adapter \(record.digest.hex) is \(largest)")
+        }
+        let size = OutputSize.squeezed(record, inspection, rank: request.rank, dtype: request.dtype)
+        try checkOutputSize(size, what: "the adapter squeezed to rank \(request.rank)")
+        let squeezer = request.squeezer(workers: configuration.workers)
+        return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,
+                                     label: "rank \(request.rank) [\(request.canonicalOptions)]") { [self] flag in
+            try produceSqueeze(record, squeezer: squeezer, flag: flag)
+        }
+    }
+
+    /// The cached merged deltas of `record` (of its squeeze by `squeeze`, when given), in `dtype`.
+    func merged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?, client: String?) async throws -> CacheEntry {
+        let inspection = try Self.inspection(record)
+        var source = record
+        let rank: Int
+        let sourceOptions: String
+        if var squeeze {
+            squeeze.dtype = nil   // the merged file has its own dtype; the squeeze keeps the input's
+            let (_, canonical, _) = try cacheKey(record, squeeze)
+            let entry = try await squeezed(record, squeeze, client: client)
+            source.configBlob = entry.configBlob
+            source.weightsBlob = entry.weightsBlob
+            rank = canonical.rank
+            sourceOptions = canonical.canonicalOptions
+        } else {
+            rank = inspection.modules.map(\.rank).max() ?? 1
+            sourceOptions = "source"
+        }
+        let key = try CacheKey(adapter: record.digest, rank: rank,
+                               options: "merged;dtype=\(dtype?.rawValue ?? "input");from=\(sourceOptions)")
+        if let hit = try catalog.cacheLookup(key) { return hit }
+        let size = OutputSize.merged(inspection, dtype: dtype)
+        try checkOutputSize(size, what: "the merged deltas")
+        let produceSource = source
+        return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,
+                                     label: "merged [\(key.options)]") { [self] flag in
+            try produceMerged(produceSource, dtype: dtype, flag: flag)
+        }
+    }
+
+    func checkOutputSize(_ size: Int64, what: String) throws {
+        guard size > limits.maxOutputBytes else { return }
+        throw HTTPError(.unprocessableContent, type: "output-too-large",
+                        detail: "\(what) would be about \(size) bytes, more than the \(limits.maxOutputBytes) one request may compute (max output); ask for a lower rank or a smaller dtype")
+    }
+
+    /// Runs `produce` once for every concurrent caller of `key`, under admission, then records its
+    /// blobs in the cache and trims it to its budget. A caller whose client goes away stops waiting;
+    /// when nobody waits any more, the computation is cancelled.
+    func computeOnce(_ key: CacheKey, outputBytes: Int64, client: String?, modules: Int, label: String,
+                     _ produce: @escaping @Sendable (CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest)) async throws -> CacheEntry {
+        var admitted = false
+        defer { if admitted, let client { admission.release(client: client) } }
+        do {
+            return try await flights.run(key, admit: { starting, inFlight in
+                guard let client else { return }
+                try admission.admit(client: client, starting: starting, inFlight: inFlight)
+                admitted = true
+            }) { [self] in
+                if let hit = try catalog.cachePeek(key) { return hit }  // computed by a flight that just ended
+                try await ensureFreeSpace(for: outputBytes, what: "this output")
+                let started = ContinuousClock.now
+                let produced = try await pool.run { flag in try produce(flag) }
+                let (entry, evicted) = try await io.run { [self] in
+                    (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
+                     try catalog.evict(toBudget: limits.cacheBudgetBytes, sparing: key))
+                }
+                let seconds = (ContinuousClock.now - started).seconds
+                admission.record(seconds: seconds)
+                metrics.squeezed(seconds: seconds, modules: modules)
+                logger.info("computed \(key.adapter.hex.prefix(12)) \(label) in \(String(format: "%.3f", seconds)) s")
+                if !evicted.isEmpty { logger.info("cache: evicted \(evicted.count) entries to stay within \(limits.cacheBudgetBytes) bytes") }
+                return entry
+            }
+        } catch is CancellationError {
+            metrics.squeezeCancelled()
+            throw CancellationError()
+        }
+    }
+
+    /// Squeezes and streams the output into new blobs (blocking; runs on the compute pool).
+    private func produceSqueeze(_ record: AdapterRecord, squeezer: AdapterSqueezer,
+                                flag: CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest) {
+        let adapter = try load(record)
+        let writer = UnsafeSendable(try catalog.blobs.makeWriter())
+        let result: AdapterSqueezer.StreamedResult
+        do {
+            result = try squeezer.squeeze(adapter, into: { try writer.value.append($0) }, isCancelled: { flag.isRaised })
+        } catch {
+            writer.value.abort()
+            throw error
+        }
+        if flag.isRaised {
+            writer.value.abort()
+            throw CancellationError()
+        }
+        let weights = try writer.value.commit()
+        let config = try result.plan.configJSON.map { try catalog.blobs.write($0) }
+        return (config?.digest, weights.digest)
+    }
+
+    /// Computes the dense deltas panel by panel into a new blob (blocking; runs on the compute pool).
+    private func produceMerged(_ record: AdapterRecord, dtype: DType?,
+                               flag: CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest) {
+        let merged = try MergedDelta(adapter: try load(record), dtype: dtype)
+        let writer = try catalog.blobs.makeWriter()
+        do {
+            try writer.append(merged.header)
+            for entry in merged.entries {
+                if flag.isRaised { throw CancellationError() }
+                try merged.write(entry) { try writer.append($0) }
+            }
+        } catch {
+            writer.abort()
+            throw error
+        }
+        return (nil, try writer.commit().digest)
+    }
+}

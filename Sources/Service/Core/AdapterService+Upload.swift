@@ -1,0 +1,52 @@
+import AdapterFormats
+import HTTPServer
+import Store
+
+extension AdapterService {
+    /// Free space is checked again after every this many bytes of an upload.
+    static let spaceCheckIntervalBytes = 16 << 20
+
+    /// Reads an upload, validates it fully, and only then commits its blobs and row. A body that
+    /// would leave the disk under `minFreeDiskBytes` is refused with 507 before it is read (from its
+    /// Content-Length) or while it is read (chunked); nothing is left behind either way.
+    func ingest(_ request: HTTPRequest, name: AdapterName?) async throws -> (AdapterRecord, created: Bool) {
+        let kind = try UploadReceiver.kind(of: request)
+        if let length = request.body.expectedLength {
+            try await ensureFreeSpace(for: Int64(length), what: "an upload of \(length) bytes")
+        }
+        let receiver = UploadReceiver(blobs: catalog.blobs, maxConfigBytes: limits.maxConfigBytes,
+                                      spaceCheckInterval: Self.spaceCheckIntervalBytes) { [self] received in
+            // The bytes still to come, when the length is known; what arrived so far is on disk already.
+            let remaining = request.body.expectedLength.map { max(0, $0 - received) } ?? 0
+            try await ensureFreeSpace(for: Int64(remaining), what: "an upload (\(received) bytes received so far)")
+        }
+        let files = try await receiver.receive(request, kind: kind)
+        guard let writer = files.weights else {
+            throw ServiceError.badRequest("the upload has no \(UploadReceiver.weightsName)", type: "missing-file")
+        }
+        let path = writer.temporaryPath
+        let config = files.config
+        let (workers, limits) = (configuration.workers, self.limits)
+        let validated: ValidatedUpload
+        do {
+            validated = try await pool.run { try ValidatedUpload(config: config, weightsPath: path, workers: workers, limits: limits) }
+        } catch {
+            writer.abort()
+            throw error
+        }
+        let pending = UnsafeSendable(writer)
+        let catalog = self.catalog
+        let (result, size) = try await io.run {
+            let weights = try pending.value.commit()
+            let configBlob = try validated.canonicalConfig.map { try catalog.blobs.write($0) }
+            let digest = try ValidatedUpload.adapterDigest(format: validated.format, config: configBlob?.digest, weights: weights.digest)
+            let result = try catalog.put(NewAdapter(digest: digest, format: validated.format, configBlob: configBlob?.digest,
+                                                    weightsBlob: weights.digest, baseModel: validated.baseModel,
+                                                    moduleCount: validated.moduleCount, descriptionJSON: validated.descriptionJSON),
+                                         name: name)
+            return (result, weights.size)
+        }
+        metrics.adapterUploaded(bytes: Int(size))
+        return (result.adapter, result.created)
+    }
+}
