@@ -4,64 +4,150 @@ import Foundation
 import HTTPServer
 import Logging
 import Service
+import SqueezeEngine
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the adapter service: uploads, squeeze-on-demand with a cache, fleet normalization, metrics.",
         discussion: """
-            Every option can also be set by an environment variable (LORA_SQUEEZE_HOST, LORA_SQUEEZE_PORT,
-            LORA_SQUEEZE_DATA, LORA_SQUEEZE_MAX_UPLOAD, LORA_SQUEEZE_CACHE_BUDGET, LORA_SQUEEZE_WORKERS,
-            LORA_SQUEEZE_CONCURRENT_SQUEEZES, LORA_SQUEEZE_MAX_CONNECTIONS, LORA_SQUEEZE_LOG_LEVEL); a flag wins.
-            Sizes take K, M, G suffixes (powers of 1024).
+            Every option can also be set by an environment variable, LORA_SQUEEZE_ and the flag's name in
+            capitals with underscores (--max-rank → LORA_SQUEEZE_MAX_RANK); a flag wins. Both are parsed the
+            same way, and a value that does not parse or is out of range stops start-up with a message.
+            Sizes take K, M, G, T suffixes (powers of 1024), optionally followed by B or iB.
             """)
 
-    static func env(_ name: String) -> String? { ProcessInfo.processInfo.environment["LORA_SQUEEZE_" + name] }
+    @Option(help: "Address to listen on (0.0.0.0, ::, 127.0.0.1, …). [LORA_SQUEEZE_HOST, default 0.0.0.0]")
+    var host: String?
 
-    @Option(help: "Address to listen on (0.0.0.0, ::, 127.0.0.1, …).")
-    var host: String = env("HOST") ?? "0.0.0.0"
+    @Option(help: "Port (0 picks a free one). [LORA_SQUEEZE_PORT, default 8080]")
+    var port: Int?
 
-    @Option(help: "Port (0 picks a free one).")
-    var port: Int = Int(env("PORT") ?? "") ?? 8080
+    @Option(help: "Data directory: SQLite catalog and blobs. [LORA_SQUEEZE_DATA, default ./data]")
+    var data: String?
 
-    @Option(help: "Data directory: SQLite catalog and blobs.")
-    var data: String = env("DATA") ?? "./data"
+    @Option(name: .customLong("max-upload"), help: "Largest upload (413 past it). [default 8G]")
+    var maxUpload: ByteSize?
 
-    @Option(name: .customLong("max-upload"), help: "Largest upload accepted.")
-    var maxUpload: ByteSize = ByteSize(env("MAX_UPLOAD") ?? "") ?? ByteSize(bytes: 8 << 30)
+    @Option(name: .customLong("max-config"), help: "Largest adapter_config.json in an upload (413). [default 1M]")
+    var maxConfig: ByteSize?
 
-    @Option(name: .customLong("cache-budget"), help: "Byte budget of the squeeze cache (LRU eviction past it).")
-    var cacheBudget: ByteSize = ByteSize(env("CACHE_BUDGET") ?? "") ?? ByteSize(bytes: 20 << 30)
+    @Option(name: .customLong("min-free-disk"), help: "Free space the data directory keeps (507 past it). [default 1G]")
+    var minFreeDisk: ByteSize?
 
-    @Option(help: "Threads one squeeze uses (default: the core count).")
-    var workers: Int = Int(env("WORKERS") ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("cache-budget"), help: "Byte budget of the squeeze cache (LRU eviction past it). [default 20G]")
+    var cacheBudget: ByteSize?
 
-    @Option(name: .customLong("concurrent-squeezes"), help: "Squeezes running at once.")
-    var concurrentSqueezes: Int = Int(env("CONCURRENT_SQUEEZES") ?? "") ?? 1
+    @Option(name: .customLong("max-pinned"), help: "Bytes pinned squeezes may hold (409 past it). [default: half the cache budget]")
+    var maxPinned: ByteSize?
 
-    @Option(name: .customLong("max-connections"), help: "Open connections accepted at once.")
-    var maxConnections: Int = Int(env("MAX_CONNECTIONS") ?? "") ?? HTTPLimits.default.maxConnections
+    @Option(help: "Threads one squeeze uses. [default: the core count]")
+    var workers: Int?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = env("LOG_LEVEL") ?? "info"
+    @Option(name: .customLong("concurrent-squeezes"), help: "Squeezes running at once. [default 1]")
+    var concurrentSqueezes: Int?
 
-    func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard workers >= 1, concurrentSqueezes >= 1, maxConnections >= 1 else {
-            throw ValidationError("--workers, --concurrent-squeezes and --max-connections must be at least 1")
+    @Option(name: .customLong("max-rank"), help: "Largest deployment rank a request may ask for (400 past it). [default 512]")
+    var maxRank: Int?
+
+    @Option(name: .customLong("max-output"), help: "Largest file one request may have computed (422 past it). [default 4G]")
+    var maxOutput: ByteSize?
+
+    @Option(name: .customLong("squeeze-queue"), help: "Squeezes queued or running at once (503 past it). [default 64]")
+    var squeezeQueue: Int?
+
+    @Option(name: .customLong("max-client-squeezes"), help: "Squeeze requests one client address may have waiting (429 past it). [default 4]")
+    var maxClientSqueezes: Int?
+
+    @Option(name: .customLong("max-job-adapters"), help: "Adapters one normalize job may cover. [default 10000]")
+    var maxJobAdapters: Int?
+
+    @Option(name: .customLong("max-modules"), help: "LoRA modules one adapter may have (422 past it). [default 65536]")
+    var maxModules: Int?
+
+    @Option(name: .customLong("max-lora-rank"), help: "LoRA rank one uploaded module may have (422 past it). [default 4096]")
+    var maxLoRARank: Int?
+
+    @Option(name: .customLong("max-connections"), help: "Open connections accepted at once. [default: 4096, or the file-descriptor limit less 256]")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [default info]")
+    var logLevel: String?
+
+    @Flag(help: "Check the settings, print them and exit without serving.")
+    var check = false
+
+    /// File descriptors kept back from connections: the catalog, blobs being written and read, logs.
+    static let descriptorReserve = 256
+
+    /// Every setting resolved from flags, environment and defaults, or the first invalid one.
+    func resolve(_ source: SettingSource, descriptorLimit: Int) throws -> (ServiceConfiguration, Logger.Level) {
+        let positive = "a positive integer"
+        let byteForms = ByteSize.forms
+        let level = try source.value(logLevel, flag: "log-level", env: "LOG_LEVEL", default: "info",
+                                     forms: "trace, debug, info, notice, warning, error or critical") { Logger.Level(rawValue: $0) != nil }
+        var limits = ServiceLimits()
+        limits.maxUploadBytes = try source.value(maxUpload, flag: "max-upload", env: "MAX_UPLOAD", default: ByteSize(bytes: limits.maxUploadBytes),
+                                                 forms: byteForms) { $0.bytes >= 1 }.bytes
+        limits.maxConfigBytes = try source.value(maxConfig, flag: "max-config", env: "MAX_CONFIG", default: ByteSize(bytes: limits.maxConfigBytes),
+                                                 forms: byteForms) { $0.bytes >= 1 }.bytes
+        limits.minFreeDiskBytes = Int64(try source.value(minFreeDisk, flag: "min-free-disk", env: "MIN_FREE_DISK",
+                                                         default: ByteSize(bytes: Int(limits.minFreeDiskBytes)), forms: byteForms).bytes)
+        limits.cacheBudgetBytes = Int64(try source.value(cacheBudget, flag: "cache-budget", env: "CACHE_BUDGET",
+                                                         default: ByteSize(bytes: Int(limits.cacheBudgetBytes)), forms: byteForms).bytes)
+        limits.maxPinnedBytes = try source.optional(maxPinned, flag: "max-pinned", env: "MAX_PINNED", forms: byteForms).map { Int64($0.bytes) }
+        limits.maxRank = try source.value(maxRank, flag: "max-rank", env: "MAX_RANK", default: limits.maxRank,
+                                          forms: "an integer from 1 to \(AdapterSqueezer.maxDeploymentRank)") {
+            (1...AdapterSqueezer.maxDeploymentRank).contains($0)
         }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a level") }
+        limits.maxOutputBytes = Int64(try source.value(maxOutput, flag: "max-output", env: "MAX_OUTPUT",
+                                                       default: ByteSize(bytes: Int(limits.maxOutputBytes)), forms: byteForms) { $0.bytes >= 1 }.bytes)
+        limits.squeezeQueue = try source.value(squeezeQueue, flag: "squeeze-queue", env: "SQUEEZE_QUEUE", default: limits.squeezeQueue,
+                                               forms: positive) { $0 >= 1 }
+        limits.maxClientSqueezes = try source.value(maxClientSqueezes, flag: "max-client-squeezes", env: "MAX_CLIENT_SQUEEZES",
+                                                    default: limits.maxClientSqueezes, forms: positive) { $0 >= 1 }
+        limits.maxJobAdapters = try source.value(maxJobAdapters, flag: "max-job-adapters", env: "MAX_JOB_ADAPTERS",
+                                                 default: limits.maxJobAdapters, forms: positive) { $0 >= 1 }
+        limits.adapter.maxModules = try source.value(maxModules, flag: "max-modules", env: "MAX_MODULES",
+                                                     default: limits.adapter.maxModules, forms: positive) { $0 >= 1 }
+        limits.adapter.maxRank = try source.value(maxLoRARank, flag: "max-lora-rank", env: "MAX_LORA_RANK",
+                                                  default: limits.adapter.maxRank, forms: positive) { $0 >= 1 }
+
+        let connectionCeiling = max(1, descriptorLimit - Self.descriptorReserve)
+        var http = ServiceConfiguration.defaultHTTPLimits
+        http.maxConnections = try source.value(maxConnections, flag: "max-connections", env: "MAX_CONNECTIONS",
+                                               default: min(http.maxConnections, connectionCeiling),
+                                               forms: "an integer from 1 to \(connectionCeiling) (the file-descriptor limit, \(descriptorLimit), less \(Self.descriptorReserve) kept in reserve)") {
+            (1...connectionCeiling).contains($0)
+        }
+        let configuration = ServiceConfiguration(
+            dataDirectory: URL(fileURLWithPath: try source.value(data, flag: "data", env: "DATA", default: "./data",
+                                                                 forms: "a directory path") { !$0.isEmpty }),
+            host: try source.value(host, flag: "host", env: "HOST", default: "0.0.0.0", forms: "an IPv4 or IPv6 address") { !$0.isEmpty },
+            port: try source.value(port, flag: "port", env: "PORT", default: 8080, forms: "an integer from 0 to 65535") { (0...65535).contains($0) },
+            workers: try source.value(workers, flag: "workers", env: "WORKERS", default: ProcessInfo.processInfo.activeProcessorCount,
+                                      forms: "an integer from 1 to 1024") { (1...1024).contains($0) },
+            concurrentSqueezes: try source.value(concurrentSqueezes, flag: "concurrent-squeezes", env: "CONCURRENT_SQUEEZES",
+                                                 default: 1, forms: "an integer from 1 to 64") { (1...64).contains($0) },
+            limits: limits, http: http)
+        return (configuration, Logger.Level(rawValue: level) ?? .info)
     }
 
     func run() async throws {
+        let descriptors = FileDescriptorLimit.raiseSoftToHard()
+        let source = SettingSource()
+        let (configuration, level) = try resolve(source, descriptorLimit: descriptors.soft)
         var logger = Logger(label: "lora-squeeze")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        var http = ServiceConfiguration.defaultHTTPLimits
-        http.maxConnections = maxConnections
-        let configuration = ServiceConfiguration(
-            dataDirectory: URL(fileURLWithPath: data), host: host, port: port, maxUploadBytes: maxUpload.bytes,
-            cacheBudgetBytes: Int64(cacheBudget.bytes), workers: workers, concurrentSqueezes: concurrentSqueezes, http: http)
+        logger.logLevel = level
+        for name in source.unknownVariables {
+            logger.warning("\(name) is set but no setting reads it (misspelt?); it is ignored")
+        }
+        logger.info("file descriptors: \(descriptors.soft) (hard limit \(descriptors.hard))")
         for line in configuration.summary { logger.info("\(line)") }
+        if check {
+            print((["settings are valid:"] + configuration.summary.map { "  " + $0 }).joined(separator: "\n"))
+            return
+        }
         let service = try AdapterService(configuration: configuration, logger: logger)
         let address = try await service.start()
         logger.info("listening on http://\(address)")
@@ -89,29 +175,4 @@ struct ServeCommand: AsyncParsableCommand {
 enum SignalSources {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
     static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
-}
-
-/// A byte count written with an optional K/M/G suffix (powers of 1024): `512M`, `20G`, `1048576`.
-struct ByteSize: ExpressibleByArgument {
-    let bytes: Int
-
-    init(bytes: Int) { self.bytes = bytes }
-
-    init?(_ text: String) {
-        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        guard let last = t.last else { return nil }
-        let shift: Int
-        switch last {
-        case "K": shift = 10
-        case "M": shift = 20
-        case "G": shift = 30
-        case "T": shift = 40
-        default: shift = 0
-        }
-        let digits = shift == 0 ? t : String(t.dropLast())
-        guard let n = Int(digits), n >= 0, n <= (Int.max >> shift) else { return nil }
-        bytes = n << shift
-    }
-
-    init?(argument: String) { self.init(argument) }
 }

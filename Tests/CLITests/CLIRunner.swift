@@ -47,8 +47,9 @@ enum CLIRunner {
         return nil
     }()
 
-    /// Runs `lora-squeeze args…`; kills it (SIGKILL) and throws if it outlives `timeLimit`.
-    static func run(_ args: [String]) throws -> Result {
+    /// Runs `lora-squeeze args…` with `environment` added to (or replacing in) this process's; kills
+    /// it (SIGKILL) and throws if it outlives `timeLimit`.
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
         guard let exe = executable else {
             throw Failure(description: "lora-squeeze executable not found near \(CommandLine.arguments[0])")
         }
@@ -67,8 +68,12 @@ enum CLIRunner {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([exe.path] + args).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LORA_SQUEEZE_") }
+        for (k, v) in environment { merged[k] = v }
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in envp { free(p) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, exe.path, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, exe.path, &actions, nil, argv, envp)
         guard spawned == 0 else { throw Failure(description: "posix_spawn: \(String(cString: strerror(spawned)))") }
 
         var status: Int32 = 0
