@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test tsan interop run demo bench bench-http bench-service clean
+.PHONY: deps pydeps build release test tsan interop fuzz run demo bench bench-http bench-service bench-flood clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -27,7 +27,8 @@ pydeps:
 	@python3 -c 'import numpy, safetensors, openapi_spec_validator' 2>/dev/null \
 	  || python3 -m pip install -q numpy safetensors openapi-spec-validator
 
-# The test command (README, CI): every Swift Testing suite, then the interop check.
+# The test command (README, CI): every Swift Testing suite, the interop and OpenAPI checks, then every
+# fuzz target for 30 s (Fuzz/README.md).
 # The HTTP server's suites run on their own: their timeouts are real, and the CPU-heavy squeeze and
 # CLI suites would otherwise occupy the 2 cores' cooperative threads the server's tasks need.
 test: deps pydeps
@@ -36,6 +37,7 @@ test: deps pydeps
 	$(SWIFT) test --skip-build --filter HTTPServerTests
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
+	bash Fuzz/run.sh 30
 
 # Every suite under ThreadSanitizer (slow: a separate build in .build-tsan; not part of CI's run).
 tsan: deps
@@ -47,6 +49,10 @@ tsan: deps
 interop: pydeps
 	$(SWIFT) build --product lora-squeeze
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
+
+# Every fuzz target, SECONDS each (default 60): make fuzz SECONDS=600
+fuzz:
+	bash Fuzz/run.sh $(or $(SECONDS),60)
 
 # The run command (README): the service on its embedded default (SQLite and blobs under ./data, port 8080).
 run: release
