@@ -75,17 +75,11 @@ public enum UploadBody {
              .file("./" + PEFTFiles.config, config), .file("./" + PEFTFiles.weights, weights)])
     }
 
-    /// A ustar directory header: TarWriter's file header with type flag '5' and the checksum redone
-    /// (POSIX: the sum of the header's bytes with the checksum field counted as spaces, six octal digits, NUL, space).
+    /// A ustar directory header: TarWriter's file header with type flag '5' and the checksum redone.
     static func directoryHeader(_ path: String) throws -> [UInt8] {
         var h = try TarWriter.header(name: path, size: 0, mode: 0o755)
         h[156] = UInt8(ascii: "5")
-        for i in 148..<156 { h[i] = UInt8(ascii: " ") }
-        let digits = String(h.reduce(0) { $0 + Int($1) }, radix: 8)
-        let field = Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8)
-        for (i, b) in field.enumerated() { h[148 + i] = b }
-        h[154] = 0
-        h[155] = UInt8(ascii: " ")
+        TarFixture.fixChecksum(&h)
         return h
     }
 }

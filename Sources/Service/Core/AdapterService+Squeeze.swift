@@ -26,7 +26,7 @@ extension AdapterService {
             throw HTTPError(.unprocessableContent, type: "rank-above-module-size",
                             detail: "rank \(request.rank) is above every module's size: the largest min(out, in) in adapter \(record.digest.hex) is \(largest)")
         }
-        let size = OutputSize.squeezed(record, inspection, rank: request.rank, dtype: request.dtype)
+        let size = OutputSize.squeezed(sourceBytes: record.totalBytes, inspection, rank: request.rank, dtype: request.dtype)
         try checkOutputSize(size, what: "the adapter squeezed to rank \(request.rank)")
         let squeezer = request.squeezer(workers: configuration.workers)
         return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,

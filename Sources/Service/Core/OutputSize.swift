@@ -1,6 +1,5 @@
 import AdapterFormats
 import SqueezeEngine
-import Store
 
 /// The size of what a request would have the service compute, from the adapter's stored description
 /// (every module's shape and dtype) before anything is computed or even read: the module tensors
@@ -10,8 +9,9 @@ enum OutputSize {
     /// Per-tensor slack for a header whose numbers grew (offsets, shapes at the new rank).
     static let headerSlackPerModule: Int64 = 128
 
-    /// The squeezed weights at `rank` in `dtype` (nil: each module's own, F64 written as F32).
-    static func squeezed(_ record: AdapterRecord, _ inspection: AdapterInspection, rank: Int, dtype: DType?) -> Int64 {
+    /// The squeezed weights at `rank` in `dtype` (nil: each module's own, F64 written as F32), for a
+    /// stored adapter of `sourceBytes` in all (its config and weights).
+    static func squeezed(sourceBytes: Int64, _ inspection: AdapterInspection, rank: Int, dtype: DType?) -> Int64 {
         var total = Int64(0)
         for m in inspection.modules {
             let width = Int64(outputType(m, dtype).byteWidth)
@@ -23,7 +23,7 @@ enum OutputSize {
         }
         // kohya writes a 4-byte alpha per module; everything else of the source comes along at most once.
         let modules = Int64(inspection.modules.count)
-        let rest = max(0, record.totalBytes - Int64(inspection.bytes)) + modules * (4 + headerSlackPerModule)
+        let rest = max(0, sourceBytes - Int64(inspection.bytes)) + modules * (4 + headerSlackPerModule)
         return checked(total, rest, add: true) ?? .max
     }
 
