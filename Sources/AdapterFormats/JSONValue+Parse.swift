@@ -24,7 +24,8 @@ extension JSONValue {
     /// One JSON document (RFC 8259), strictly: UTF-8, nothing but whitespace after it, and no object
     /// with a key twice — Python's `json` (and so PEFT) keeps the last of two equal keys where
     /// Foundation keeps the first, so a config that says two things would mean one thing to PEFT and
-    /// another here; it is refused instead. Numbers are read as `Double`.
+    /// another here; it is refused instead. Numbers are read as `Double`; one past its range (`1e400`)
+    /// is refused, since it could not be written back.
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(JSONParseError) -> JSONValue in
@@ -63,9 +64,14 @@ extension JSONValue {
         case .string:
             return .string(try step(&reader) { (r: inout SafetensorsJSONReader) throws(SafetensorsError) in try r.readString() })
         case .number:
+            let start = reader.index
             let number = try step(&reader) { (r: inout SafetensorsJSONReader) throws(SafetensorsError) in try r.readNumber() }
-            // The grammar was checked; Double(text) rounds to nearest (±Inf past the range).
-            return .number(Double(number.text) ?? .nan)
+            // The grammar was checked; Double(text) rounds to nearest, and is ±Inf past the range —
+            // which no JSON writer can write back (the config would be re-encoded as nothing).
+            guard let value = Double(number.text), value.isFinite else {
+                throw .syntax(offset: start, "the number \(number.text.prefix(40)) is out of the range of a 64-bit float")
+            }
+            return .number(value)
         case .literal:
             return try step(&reader) { (r: inout SafetensorsJSONReader) throws(SafetensorsError) in try r.readLiteral() }.map { .bool($0) } ?? .null
         }

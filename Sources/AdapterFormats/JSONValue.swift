@@ -47,6 +47,23 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return i
     }
 
+    /// The path of the first NaN or ±Inf in the value (`a.b[2]`), or nil when every number is finite.
+    public func firstNonFiniteNumber(path: String = "") -> String? {
+        switch self {
+        case let .number(d): return d.isFinite ? nil : (path.isEmpty ? "(document)" : path)
+        case let .array(a):
+            for (i, v) in a.enumerated() { if let p = v.firstNonFiniteNumber(path: path + "[\(i)]") { return p } }
+            return nil
+        case let .object(o):
+            for k in o.keys.sorted() {
+                if let p = o[k]?.firstNonFiniteNumber(path: path.isEmpty ? k : path + "." + k) { return p }
+            }
+            return nil
+        case .null, .bool, .string:
+            return nil
+        }
+    }
+
     /// Pretty, key-sorted JSON text (stable output, readable diffs).
     public func encodedPretty() throws -> Data {
         let e = JSONEncoder()

@@ -42,6 +42,10 @@ public struct PEFTConfig: Sendable, Equatable {
     }
 
     public init(fields: [String: JSONValue], limits: AdapterLimits = .init()) throws(AdapterError) {
+        // Every value must be writable back as JSON (`encoded()`): no NaN or ±Inf anywhere.
+        if let path = JSONValue.object(fields).firstNonFiniteNumber() {
+            throw .invalidConfig(field: path, reason: "is not a finite number")
+        }
         self.fields = fields
         if let type = fields["peft_type"], !type.isNull {
             guard let name = type.stringValue else { throw .invalidConfig(field: "peft_type", reason: "must be a string") }
@@ -148,9 +152,11 @@ public struct PEFTConfig: Sendable, Equatable {
         self.fanInFanOut = original.fanInFanOut
     }
 
-    /// Pretty, key-sorted JSON.
+    /// Pretty, key-sorted JSON. Cannot fail: `init` refused every value JSON cannot hold.
     public func encoded() -> Data {
-        (try? JSONValue.object(fields).encodedPretty()) ?? Data("{}".utf8)
+        do { return try JSONValue.object(fields).encodedPretty() } catch {
+            preconditionFailure("adapter_config.json fields were checked to be encodable: \(error)")
+        }
     }
 
     private static func flag(_ fields: [String: JSONValue], _ name: String) throws(AdapterError) -> Bool {

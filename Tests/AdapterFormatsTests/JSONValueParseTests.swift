@@ -59,10 +59,32 @@ struct JSONValueParseTests {
         #expect(throws: JSONParseError.tooDeep(limit: JSONValue.maxDepth)) { _ = try JSONValue.parse(nested(100_000)) }
     }
 
-    @Test("literals and numbers: true/false/null, huge exponents become ±Inf (then refused by the config rules)")
+    @Test("literals and numbers: true/false/null; a number past a Double's range is refused, not read as ±Inf")
     func scalars() throws {
-        #expect(try JSONValue.parse(Array("[true, false, null, 1e400, -1e400, 0]".utf8))
-                == .array([.bool(true), .bool(false), .null, .number(.infinity), .number(-.infinity), .number(0)]))
-        #expect(throws: AdapterError.self) { _ = try PEFTConfig(json: Data(#"{"r": 8, "lora_alpha": 1e400}"#.utf8)) }
+        #expect(try JSONValue.parse(Array("[true, false, null, 1.7976931348623157e308, -0.5e-320, 0]".utf8))
+                == .array([.bool(true), .bool(false), .null, .number(.greatestFiniteMagnitude), .number(-0.5e-320), .number(0)]))
+        for text in ["[1e400]", "[-1e400]", "{\"a\": {\"b\": 0.1e308001}}"] {
+            #expect(throws: JSONParseError.self, "\(text)") { _ = try JSONValue.parse(Array(text.utf8)) }
+        }
+    }
+
+    /// Fuzz finding (peft-config, Fuzz/README.md): an unknown nested field of 0.1e308001 was read as
+    /// +Inf, which JSONEncoder cannot write, so the canonical config stored for the adapter was "{}".
+    @Test("fuzz finding: an out-of-range number anywhere in a config is refused, never stored as an empty config")
+    func outOfRangeNumberInConfig() throws {
+        let text = #"{"peft_type": "LORA", "r": 8, "x": {"v_proj": 0.1e308001}}"#
+        do {
+            _ = try PEFTConfig(json: Data(text.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect("\(error)".contains("out of the range"), "\(error)")
+        }
+        // Built from fields (not parsed), a NaN or ±Inf is refused by path.
+        #expect(throws: AdapterError.invalidConfig(field: "x.y[1]", reason: "is not a finite number")) {
+            _ = try PEFTConfig(fields: ["r": .number(8), "x": .object(["y": .array([.number(1), .number(.nan)])])])
+        }
+        // And a valid config always encodes to itself.
+        let valid = try PEFTConfig(json: Data(#"{"r": 8, "lora_dropout": 1e-300, "nested": {"big": 1.5e308}}"#.utf8))
+        #expect(try PEFTConfig(json: valid.encoded()) == valid)
     }
 }
