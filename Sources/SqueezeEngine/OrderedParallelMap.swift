@@ -18,7 +18,7 @@ enum OrderedParallelMap {
         guard count > 0 else { return }
         let state = State<Result, Failure>(window: max(1, window))
         let threads = max(1, min(workers, count))
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        WorkerThreads.run(count: threads) { _ in
             while let i = state.claim(count: count) {
                 do throws(Failure) {
                     try shouldStop()

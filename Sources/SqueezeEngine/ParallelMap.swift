@@ -10,7 +10,7 @@ enum ParallelMap {
         let order = (0..<count).sorted { cost($0) > cost($1) }
         let state = SharedState<Result, Failure>(count: count)
         let threads = max(1, min(workers, count))
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        WorkerThreads.run(count: threads) { _ in
             while let i = state.claim(from: order) {
                 do throws(Failure) {
                     state.store(try body(i), at: i)

@@ -7,7 +7,7 @@ import Store
 extension AdapterService {
     /// The cache key of `asked` for `record`, and the request in the form that keys it.
     func cacheKey(_ record: AdapterRecord, _ asked: SqueezeRequest) throws -> (CacheKey, SqueezeRequest, AdapterInspection) {
-        let inspection = try Self.inspection(record)
+        let inspection = try inspections.inspection(record)
         let request = asked.canonical(for: inspection)
         return (try CacheKey(adapter: record.digest, rank: request.rank, options: request.canonicalOptions), request, inspection)
     }
@@ -37,7 +37,7 @@ extension AdapterService {
 
     /// The cached merged deltas of `record` (of its squeeze by `squeeze`, when given), in `dtype`.
     func merged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?, client: String?) async throws -> CacheEntry {
-        let inspection = try Self.inspection(record)
+        let inspection = try inspections.inspection(record)
         var source = record
         let rank: Int
         let sourceOptions: String
@@ -86,13 +86,17 @@ extension AdapterService {
             }) { [self] in
                 if let hit = try catalog.cachePeek(key) { return hit }  // computed by a flight that just ended
                 try await ensureFreeSpace(for: outputBytes, what: "this output")
-                let started = ContinuousClock.now
-                let produced = try await pool.run { flag in try produce(flag) }
+                // Timed on the compute thread: the computation itself, not its wait in the queue
+                // (Retry-After multiplies the queue's length by this).
+                let (produced, seconds) = try await pool.run { flag in
+                    let started = ContinuousClock.now
+                    let produced = try produce(flag)
+                    return (produced, (ContinuousClock.now - started).seconds)
+                }
                 let (entry, evicted) = try await io.run { [self] in
                     (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
                      try catalog.evict(toBudget: limits.cacheBudgetBytes, sparing: key))
                 }
-                let seconds = (ContinuousClock.now - started).seconds
                 admission.record(seconds: seconds)
                 metrics.squeezed(seconds: seconds, modules: modules)
                 logger.info("computed \(key.adapter.hex.prefix(12)) \(label) in \(String(format: "%.3f", seconds)) s")

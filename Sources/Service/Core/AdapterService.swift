@@ -19,6 +19,7 @@ public final class AdapterService: Sendable {
     let metrics: ServiceMetrics
     let flights = SingleFlight<CacheKey, CacheEntry>()
     let admission: SqueezeAdmission
+    let inspections = InspectionCache()
     let draining = Mutex(false)
     /// The server, once started, for the open-connections gauge.
     let server = Mutex<HTTPServer?>(nil)
@@ -43,7 +44,11 @@ public final class AdapterService: Sendable {
 
     public var isDraining: Bool { draining.withLock { $0 } }
 
-    public func close() { catalog.close() }
+    public func close() {
+        catalog.close()
+        pool.close()
+        io.close()
+    }
 
     /// Opens a stored adapter's weights (memory-mapped) as a `LoRAAdapter`. Its files were validated
     /// when stored, so a failure here is the server's (a damaged or missing blob): a 500 without

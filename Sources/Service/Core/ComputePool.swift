@@ -1,26 +1,85 @@
 import Foundation
 import Synchronization
 
-/// Runs blocking, CPU-heavy work (squeezes, validation, SVDs) on its own threads, never on Swift's
-/// cooperative pool: with 2 cores, two blocked cooperative threads would stall every request.
-/// At most `width` jobs run at once; the rest wait in the queue without holding a thread.
+/// Runs blocking work — squeezes, validation, SVDs (the compute pool); fsyncs and file reads (the I/O
+/// pool) — on threads of its own, `width` of them, never on Swift's cooperative pool or libdispatch's
+/// worker threads. That matters on Linux, where an `OperationQueue` or `concurrentPerform` borrows
+/// the same few libdispatch workers that run every connection's I/O and every handler: a squeeze on
+/// them for seconds stalls `/healthz` and every download (seen under the flood benchmark). Jobs wait
+/// in a FIFO queue without holding a thread.
 ///
 /// Cancellation reaches the work: a job whose awaiting task is cancelled while it waits in the queue
 /// is dropped at once (the caller gets `CancellationError`, the job never runs); one that is already
 /// running sees its `CancellationFlag` raised and may stop early.
-final class ComputePool: Sendable {
-    private let queue: OperationQueue
-    private let waiting = Mutex(0)
+///
+/// `@unchecked Sendable`: `queue`, `head` and `closed` are read and written only with `condition`
+/// locked. An NSCondition rather than a Mutex, because idle threads must sleep until a job arrives,
+/// which needs a condition variable.
+final class ComputePool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [@Sendable () -> Void] = []
+    private var head = 0
+    private var closed = false
+    let label: String
+    let width: Int
+
+    /// Stack for each thread: LAPACK's drivers keep their work arrays on the heap; this is headroom.
+    static let stackBytes = 4 << 20
 
     init(label: String, width: Int) {
-        let q = OperationQueue()
-        q.name = label
-        q.maxConcurrentOperationCount = max(1, width)
-        queue = q
+        self.label = label
+        self.width = max(1, width)
+        for i in 0..<self.width {
+            let thread = Thread { [self] in work() }
+            thread.name = "\(label).\(i)"
+            thread.stackSize = Self.stackBytes
+            thread.start()
+        }
     }
 
-    /// Jobs queued and not yet started.
-    var queuedCount: Int { waiting.withLock { $0 } }
+    /// Jobs queued and not yet started (cancelled ones included until a thread reaches them).
+    var queuedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count - head
+    }
+
+    /// Lets the threads finish the queued jobs and exit; jobs submitted afterwards are cancelled.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while head == queue.count && !closed { condition.wait() }
+            if head == queue.count {
+                condition.unlock()
+                return   // closed and drained
+            }
+            let job = queue[head]
+            head += 1
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            condition.unlock()
+            job()
+        }
+    }
+
+    /// Queues `job`; false when the pool is closed.
+    private func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        queue.append(job)
+        condition.signal()
+        return true
+    }
 
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await run { _ in try body() }
@@ -28,18 +87,14 @@ final class ComputePool: Sendable {
 
     func run<T: Sendable>(_ body: @escaping @Sendable (CancellationFlag) throws -> T) async throws -> T {
         let job = Job<T>()
-        waiting.withLock { $0 += 1 }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                guard job.enqueue(continuation) else {
-                    waiting.withLock { $0 -= 1 }
-                    return continuation.resume(throwing: CancellationError())
-                }
-                queue.addOperation { [self] in
-                    waiting.withLock { $0 -= 1 }
+                guard job.enqueue(continuation) else { return continuation.resume(throwing: CancellationError()) }
+                let submitted = submit {
                     guard let continuation = job.start() else { return }   // cancelled while queued
                     continuation.resume(with: Result { try body(job.flag) })
                 }
+                if !submitted { job.cancel() }   // closed: resumed with CancellationError
             }
         } onCancel: {
             job.cancel()

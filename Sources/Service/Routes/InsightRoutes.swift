@@ -7,7 +7,7 @@ extension AdapterService {
     func addInsightRoutes(_ t: inout RouteTable) {
         t.add(.get, "/v1/adapters/:ref/spectrum") { [self] request in
             let r = try record(request)
-            let inspection = try Self.inspection(r)
+            let inspection = try inspections.inspection(r)
             struct Module: Encodable { let name: String; let rank: Int; let singularValues: [Double]; let ranks: [Int]; let energy: [Double] }
             struct Body: Encodable { let digest: String; let modules: [Module]; let candidates: [AdapterInspection.Candidate] }
             return .json(try JSONBody.encode(Body(
@@ -19,7 +19,7 @@ extension AdapterService {
 
         t.add(.get, "/v1/adapters/:ref/spectrum.svg") { [self] request in
             let r = try record(request)
-            let inspection = try Self.inspection(r)
+            let inspection = try inspections.inspection(r)
             let maxRank = inspection.modules.map(\.rank).max() ?? 1
             let marks = [1, 8, 16, 32, 64, 128, 256, 320, 512].filter { $0 <= maxRank }
             let title = (r.names.first?.description ?? String(r.digest.hex.prefix(12))) + " — \(inspection.modules.count) modules"
@@ -28,9 +28,5 @@ extension AdapterService {
             response.headers["Cache-Control"] = Self.cacheControl(request, r)
             return response
         }
-    }
-
-    static func inspection(_ r: AdapterRecord) throws -> AdapterInspection {
-        try JSONDecoder().decode(AdapterInspection.self, from: Data(r.descriptionJSON.utf8))
     }
 }
