@@ -22,11 +22,11 @@ enum WorkerThreads {
             let done = DispatchSemaphore(value: 0)
             for i in 1..<count {
                 let thread = Thread {
+                    Thread.current.name = "lora-squeeze.worker"   // from inside: see ComputePool
                     slot.body?(i)
                     done.signal()
                 }
                 thread.stackSize = stackBytes
-                thread.name = "lora-squeeze.worker"
                 thread.start()
             }
             body(0)

@@ -30,8 +30,13 @@ final class ComputePool: @unchecked Sendable {
         self.label = label
         self.width = max(1, width)
         for i in 0..<self.width {
-            let thread = Thread { [self] in work() }
-            thread.name = "\(label).\(i)"
+            let name = "\(label).\(i)"
+            let thread = Thread { [self] in
+                // Named from inside: on Linux a name set before start() is lost, and the thread would
+                // carry its creator's (often a libdispatch worker's) name into every stack dump.
+                Thread.current.name = name
+                work()
+            }
             thread.stackSize = Self.stackBytes
             thread.start()
         }

@@ -1,0 +1,76 @@
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+@testable import Service
+
+/// The pools that keep blocking work off Swift's and libdispatch's threads.
+@Suite("ComputePool: its own threads, FIFO, cancellable")
+struct ComputePoolTests {
+    /// Shared counters for jobs on pool threads.
+    final class Counter: Sendable {
+        let running = Mutex((now: 0, most: 0))
+        let ran = Mutex(0)
+        let sawFlag = Mutex(false)
+    }
+
+    @Test("jobs run on the pool's own named threads, at most `width` at once")
+    func ownThreads() async throws {
+        let pool = ComputePool(label: "test.pool", width: 2)
+        defer { pool.close() }
+        let counter = Counter()
+        let names = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try await pool.run {
+                        counter.running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                        Thread.sleep(forTimeInterval: 0.01)
+                        counter.running.withLock { $0.now -= 1 }
+                        return Thread.current.name ?? ""
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(names.allSatisfy { $0.hasPrefix("test.pool.") }, "\(names)")
+        #expect(counter.running.withLock { $0.most } == 2)
+    }
+
+    @Test("a queued job whose caller is cancelled never runs; a running one sees its flag")
+    func cancellation() async throws {
+        let pool = ComputePool(label: "test.cancel", width: 1)
+        defer { pool.close() }
+        let gate = DispatchSemaphore(value: 0)
+        let counter = Counter()
+        let blocker = Task { try await pool.run { gate.wait() } }
+        while pool.queuedCount > 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let queued = Task { try await pool.run { counter.ran.withLock { $0 += 1 } } }
+        while pool.queuedCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        queued.cancel()
+        await #expect(throws: CancellationError.self) { try await queued.value }
+        gate.signal()
+        try await blocker.value
+        // Drained: the cancelled job was skipped.
+        try await pool.run { }
+        #expect(counter.ran.withLock { $0 } == 0)
+
+        let running = Task {
+            try await pool.run { (flag: CancellationFlag) in
+                while !flag.isRaised { Thread.sleep(forTimeInterval: 0.001) }
+                counter.sawFlag.withLock { $0 = true }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        running.cancel()
+        try await running.value   // the job ended once it saw the flag
+        #expect(counter.sawFlag.withLock { $0 })
+    }
+
+    @Test("after close, queued jobs finish and new ones are cancelled")
+    func close() async throws {
+        let pool = ComputePool(label: "test.close", width: 1)
+        #expect(try await pool.run { 42 } == 42)
+        pool.close()
+        await #expect(throws: CancellationError.self) { try await pool.run { 1 } }
+    }
+}
