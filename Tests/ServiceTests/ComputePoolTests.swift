@@ -66,6 +66,18 @@ struct ComputePoolTests {
         #expect(counter.sawFlag.withLock { $0 })
     }
 
+    @Test("a niced pool's threads, and the workers they start, run at that nice value; others are untouched")
+    func niceness() async throws {
+        let base = ComputePool.niceness()   // the test process's own (raising it needs no privilege)
+        let pool = ComputePool(label: "test.nice", width: 1, niceness: 10)
+        defer { pool.close() }
+        let inside = try await pool.run { ComputePool.niceness() }
+        #expect(inside == max(10, base))
+        let plain = ComputePool(label: "test.plain", width: 1)
+        defer { plain.close() }
+        #expect(try await plain.run { ComputePool.niceness() } == base)
+    }
+
     @Test("after close, queued jobs finish and new ones are cancelled")
     func close() async throws {
         let pool = ComputePool(label: "test.close", width: 1)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Synchronization
 
@@ -22,24 +25,48 @@ final class ComputePool: @unchecked Sendable {
     private var closed = false
     let label: String
     let width: Int
+    /// The threads' nice value (Linux: per thread, inherited by the threads they start).
+    let niceness: Int32
 
     /// Stack for each thread: LAPACK's drivers keep their work arrays on the heap; this is headroom.
     static let stackBytes = 4 << 20
 
-    init(label: String, width: Int) {
+    /// `niceness` above 0 lowers the threads' priority (the compute pool runs at 19: see
+    /// `AdapterService.computeNiceness`), so on a busy machine the threads that serve requests get a
+    /// core first.
+    init(label: String, width: Int, niceness: Int32 = 0) {
         self.label = label
         self.width = max(1, width)
+        self.niceness = niceness
         for i in 0..<self.width {
             let name = "\(label).\(i)"
             let thread = Thread { [self] in
                 // Named from inside: on Linux a name set before start() is lost, and the thread would
                 // carry its creator's (often a libdispatch worker's) name into every stack dump.
                 Thread.current.name = name
+                if niceness != 0 { Self.renice(niceness) }
                 work()
             }
             thread.stackSize = Self.stackBytes
             thread.start()
         }
+    }
+
+    /// Sets the calling thread's nice value; a failure leaves it as it was. On Linux nice is per
+    /// thread, and `setpriority(PRIO_PROCESS, 0, …)` changes the calling thread only (setpriority(2)).
+    static func renice(_ value: Int32) {
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, value)
+        #endif
+    }
+
+    /// The calling thread's nice value.
+    static func niceness() -> Int32 {
+        #if os(Linux)
+        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        #else
+        return 0
+        #endif
     }
 
     /// Jobs queued and not yet started (cancelled ones included until a thread reaches them).

@@ -10,8 +10,8 @@ import Synchronization
 final class SqueezeAdmission: Sendable {
     private struct State {
         var perClient: [String: Int] = [:]
-        /// Exponentially weighted mean of recent squeeze durations, seconds.
-        var meanSeconds = 1.0
+        /// Exponentially weighted mean of recent squeeze durations, seconds; nil before the first.
+        var meanSeconds: Double?
     }
 
     private let state = Mutex(State())
@@ -34,12 +34,12 @@ final class SqueezeAdmission: Sendable {
             guard mine < maxPerClient else {
                 throw HTTPError(.tooManyRequests, type: "too-many-squeezes",
                                 detail: "this client already waits on \(mine) squeezes, the most one client may (max client squeezes: \(maxPerClient)); retry when one is done",
-                                headers: ["Retry-After": String(Self.retryAfter(s.meanSeconds, queued: mine, width: concurrentSqueezes))])
+                                headers: ["Retry-After": String(Self.retryAfter(s.meanSeconds ?? Self.priorSeconds, queued: mine, width: concurrentSqueezes))])
             }
             guard !starting || inFlight < squeezeQueue else {
                 throw HTTPError(.serviceUnavailable, type: "squeeze-queue-full",
                                 detail: "\(inFlight) squeezes are queued or running, the most the service takes at once (squeeze queue: \(squeezeQueue)); retry later",
-                                headers: ["Retry-After": String(Self.retryAfter(s.meanSeconds, queued: inFlight, width: concurrentSqueezes))])
+                                headers: ["Retry-After": String(Self.retryAfter(s.meanSeconds ?? Self.priorSeconds, queued: inFlight, width: concurrentSqueezes))])
             }
             s.perClient[client] = mine + 1
         }
@@ -52,10 +52,14 @@ final class SqueezeAdmission: Sendable {
         }
     }
 
-    /// Records a finished squeeze's duration for the Retry-After estimate.
+    /// The guess before any squeeze has finished.
+    static let priorSeconds = 1.0
+
+    /// Records a finished squeeze's duration for the Retry-After estimate: the first one is taken as
+    /// it is (a prior would dominate the first minutes of a busy start), later ones weigh 1/5.
     func record(seconds: Double) {
         guard seconds.isFinite, seconds >= 0 else { return }
-        state.withLock { $0.meanSeconds = 0.8 * $0.meanSeconds + 0.2 * seconds }
+        state.withLock { $0.meanSeconds = $0.meanSeconds.map { 0.8 * $0 + 0.2 * seconds } ?? seconds }
     }
 
     /// Requests now waiting, per client, for metrics and tests.
