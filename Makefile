@@ -74,5 +74,9 @@ bench-http:
 bench-service: release
 	bash Benchmarks/service.sh
 
+# 200 distinct squeezes and 50 uploads from 10 clients at once; see Benchmarks/README.md.
+bench-flood: release
+	bash Benchmarks/flood.sh
+
 clean:
 	rm -rf .build
