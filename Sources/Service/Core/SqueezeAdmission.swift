@@ -6,7 +6,8 @@ import Synchronization
 /// `SingleFlight`'s admission hook, so the check and the start of a flight are one step.
 ///
 /// Refusals carry `Retry-After`: the queue's expected drain time from the recent squeeze durations,
-/// at least a second and at most a minute.
+/// at least a second and at most a minute — for a 429 too, since the client's own squeezes wait in
+/// the same FIFO queue.
 final class SqueezeAdmission: Sendable {
     private struct State {
         var perClient: [String: Int] = [:]
@@ -34,7 +35,8 @@ final class SqueezeAdmission: Sendable {
             guard mine < maxPerClient else {
                 throw HTTPError(.tooManyRequests, type: "too-many-squeezes",
                                 detail: "this client already waits on \(mine) squeezes, the most one client may (max client squeezes: \(maxPerClient)); retry when one is done",
-                                headers: ["Retry-After": String(Self.retryAfter(s.meanSeconds ?? Self.priorSeconds, queued: mine, width: concurrentSqueezes))])
+                                // Its squeezes wait in the one FIFO queue: none is done before the queue drains that far.
+                                headers: ["Retry-After": String(Self.retryAfter(s.meanSeconds ?? Self.priorSeconds, queued: max(inFlight, mine), width: concurrentSqueezes))])
             }
             guard !starting || inFlight < squeezeQueue else {
                 throw HTTPError(.serviceUnavailable, type: "squeeze-queue-full",
