@@ -51,7 +51,7 @@ struct HTTPServerClientGoneTests {
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                 setsockopt(client.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
             }
-            close(client.fd)
+            client.closeNow()
             try await Self.eventually { probe.cancelled.withLock { $0 } == 1 }
             try await Self.eventually { server.connectionCount == 0 }
             #expect(probe.finished.withLock { $0 } == 0)

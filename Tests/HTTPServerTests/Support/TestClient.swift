@@ -29,7 +29,7 @@ enum TestClientError: Error, CustomStringConvertible {
 /// `@unchecked Sendable`: a test may send from one thread while another reads; only the reader
 /// touches `buffer`, and send/recv on one descriptor from two threads is safe in the kernel.
 final class TestClient: @unchecked Sendable {
-    let fd: Int32
+    private(set) var fd: Int32
     private var buffer: [UInt8] = []
 
     init(_ address: SocketAddress, timeout: Double = 5) throws {
@@ -47,7 +47,15 @@ final class TestClient: @unchecked Sendable {
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Closes the socket now (a client going away). Never `close(client.fd)` by hand: the number
+    /// would be closed again by deinit, by then perhaps another test's socket.
+    func closeNow() {
+        guard fd >= 0 else { return }
+        close(fd)
+        fd = -1
+    }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
