@@ -34,7 +34,7 @@ final class TestClient: @unchecked Sendable {
 
     init(_ address: SocketAddress, timeout: Double = 5) throws {
         let domain = address.family == .ipv6 ? AF_INET6 : AF_INET
-        fd = socket(domain, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestClientError.system("socket", errno) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
