@@ -5,6 +5,12 @@ public struct CorruptBlob: Hashable, Sendable {
     /// What the content hashes to now.
     public var actual: SHA256Digest
     public var size: Int64
+
+    public init(digest: SHA256Digest, actual: SHA256Digest, size: Int64) {
+        self.digest = digest
+        self.actual = actual
+        self.size = size
+    }
 }
 
 /// The outcome of `BlobStore.scrub()`.
@@ -17,4 +23,11 @@ public struct BlobScrubReport: Equatable, Sendable {
     public var corrupt: [CorruptBlob] = []
     /// Files under `blobs/` whose path is not a digest (left in place, reported for an operator).
     public var strayFiles: [String] = []
+
+    public init(checked: Int = 0, bytes: Int64 = 0, corrupt: [CorruptBlob] = [], strayFiles: [String] = []) {
+        self.checked = checked
+        self.bytes = bytes
+        self.corrupt = corrupt
+        self.strayFiles = strayFiles
+    }
 }

@@ -8,7 +8,9 @@ extension BlobStore {
     /// Rehashes the blob and compares the result with its name.
     ///
     /// A corrupt blob is remembered, so that committing the same content again replaces it.
-    public func verify(_ digest: SHA256Digest) throws(BlobStoreError) -> BlobVerification {
+    /// `pace(bytes)` runs after each chunk read (`readChunkBytes`); a background scrub sleeps in it
+    /// to keep its reads to a rate, and may throw to stop.
+    public func verify(_ digest: SHA256Digest, pace: ((Int) throws(BlobStoreError) -> Void)? = nil) throws(BlobStoreError) -> BlobVerification {
         let path = path(for: digest)
         let fd: Int32
         do { fd = try POSIX.openFile(path, O_RDONLY | O_NOFOLLOW) } catch {
@@ -16,7 +18,7 @@ extension BlobStore {
             throw error
         }
         defer { close(fd) }
-        let (actual, size) = try Self.hash(fd, path: path)
+        let (actual, size) = try Self.hash(fd, path: path, pace: pace)
         let intact = actual == digest
         state.withLock { state in
             if intact {
@@ -66,7 +68,7 @@ extension BlobStore {
     }
 
     /// The SHA-256 and length of everything from `fd`'s current offset to the end.
-    static func hash(_ fd: Int32, path: String) throws(BlobStoreError) -> (SHA256Digest, Int64) {
+    static func hash(_ fd: Int32, path: String, pace: ((Int) throws(BlobStoreError) -> Void)? = nil) throws(BlobStoreError) -> (SHA256Digest, Int64) {
         var hasher: SHA256
         do { hasher = try SHA256() } catch { throw .hashing(error) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunkBytes, alignment: 16)
@@ -77,6 +79,7 @@ extension BlobStore {
             if count == 0 { break }
             do { try hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count])) } catch { throw .hashing(error) }
             size += Int64(count)
+            try pace?(count)
         }
         do { return (try hasher.finalize(), size) } catch { throw .hashing(error) }
     }

@@ -28,6 +28,15 @@ extension AdapterCatalog {
             effects.claimed = blobDigests
             if var existing = try fetchAdapter(adapter.digest, connection) {
                 effects.released = blobDigests
+                if existing.damaged {
+                    // The same content again, freshly committed and hashed on the way: the repair.
+                    for digest in blobDigests where try blobs.contains(digest) {
+                        try connection.run("DELETE FROM damaged_blobs WHERE digest = ?", [digest.hex])
+                    }
+                    existing.damaged = try connection.queryFirst("""
+                        SELECT EXISTS (SELECT 1 FROM damaged_blobs WHERE digest = ? OR digest = ?)
+                        """, [existing.weightsBlob.hex, existing.configBlob?.hex]) { try $0.column(0) as Bool } ?? false
+                }
                 if let name {
                     try upsertName(name, adapter.digest, connection)
                     existing.names = try fetchNames(adapter.digest, connection)
@@ -53,12 +62,12 @@ extension AdapterCatalog {
 
     /// The adapter with this digest, or nil.
     public func adapter(_ digest: SHA256Digest) throws -> AdapterRecord? {
-        try database.withConnection { try fetchAdapter(digest, $0) }
+        try database.read { try fetchAdapter(digest, $0) }
     }
 
     /// The adapter a digest or name refers to; `CatalogError.unknownReference` when there is none.
     public func resolve(_ reference: AdapterReference) throws -> AdapterRecord {
-        try database.withConnection { connection in
+        try database.read { connection in
             guard let digest = try resolveDigest(reference, connection), let record = try fetchAdapter(digest, connection) else {
                 throw CatalogError.unknownReference(reference.description)
             }
@@ -85,7 +94,7 @@ extension AdapterCatalog {
             """
         let filters: [any SQLiteBindable] = [query.baseModel, query.namePrefix, upper]
         // One lock hold: no write of this process can land between the count and the page.
-        return try database.withConnection { connection in
+        return try database.read { connection in
             let total = try connection.queryFirst("SELECT count(*) FROM adapters a \(filter)", filters) {
                 try $0.column(0) as Int
             } ?? 0
@@ -122,7 +131,8 @@ extension AdapterCatalog {
 
     static let adapterColumns = """
         a.digest, a.format, a.config_digest, a.weights_digest, a.base_model, a.module_count, a.total_bytes,
-        a.description, a.created_at
+        a.description, a.created_at,
+        EXISTS (SELECT 1 FROM damaged_blobs d WHERE d.digest = a.weights_digest OR d.digest = a.config_digest)
         """
 
     func fetchAdapter(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> AdapterRecord? {
@@ -159,6 +169,7 @@ extension AdapterCatalog {
             totalBytes: try row.column(6),
             descriptionJSON: try row.column(7),
             createdAt: Date(timeIntervalSince1970: try row.column(8)),
-            names: [])
+            names: [],
+            damaged: try row.column(9))
     }
 }

@@ -9,19 +9,49 @@ extension AdapterCatalog {
     }
 
     /// The entry for `key`, or nil. A hit marks the entry used now and counts a hit on it and in
-    /// the counters; a nil result counts a miss.
+    /// the counters; a nil result counts a miss. A read and no write: the hit is kept in memory and
+    /// written with others by `flushCacheTouches` (eviction flushes first, so LRU order is exact).
     public func cacheLookup(_ key: CacheKey) throws -> CacheEntry? {
-        let entry = try database.transaction { connection in
-            try connection.queryFirst("""
-                UPDATE squeeze_cache SET last_used_at = ?, hit_count = hit_count + 1
-                WHERE adapter_digest = ? AND rank = ? AND options = ?
-                RETURNING \(Self.cacheColumns)
-                """, [now(), key.adapter.hex, key.rank, key.options]) { try cacheEntry($0) }
-        }
+        let found = try database.read { connection in try fetchCacheEntry(key, connection) }
         counters.withLock { counters in
-            if entry == nil { counters.misses += 1 } else { counters.hits += 1 }
+            if found == nil { counters.misses += 1 } else { counters.hits += 1 }
         }
+        guard var entry = found else { return nil }
+        let time = now()
+        touches.withLock { $0.touch(key, at: time) }
+        entry.lastUsedAt = max(entry.lastUsedAt, Date(timeIntervalSince1970: time))
+        entry.hitCount += 1
         return entry
+    }
+
+    /// Writes the cache hits kept in memory since the last flush (one transaction); returns how many
+    /// entries it touched. The service calls it about once a second and at close. On failure the
+    /// touches are kept for the next flush.
+    @discardableResult
+    public func flushCacheTouches() throws -> Int {
+        try database.withConnection { connection in
+            let pending = touches.withLock { $0.take() }
+            guard !pending.isEmpty else { return 0 }
+            do {
+                try connection.transaction { try applyTouches(pending, connection) }
+            } catch {
+                touches.withLock { $0.restore(pending) }
+                throw error
+            }
+            return pending.count
+        }
+    }
+
+    /// Hits kept in memory and not yet written.
+    public var pendingCacheTouches: Int { touches.withLock { $0.pending.count } }
+
+    private func applyTouches(_ pending: [CacheKey: CacheTouches.Touch], _ connection: SQLiteConnection) throws {
+        for (key, touch) in pending {
+            try connection.run("""
+                UPDATE squeeze_cache SET last_used_at = max(last_used_at, ?), hit_count = hit_count + ?
+                WHERE adapter_digest = ? AND rank = ? AND options = ?
+                """, [touch.lastUsedAt, touch.hits, key.adapter.hex, key.rank, key.options])
+        }
     }
 
     /// Records the squeezed form of an adapter, whose blobs are already committed.
@@ -49,6 +79,7 @@ extension AdapterCatalog {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)
                 """, [key.adapter.hex, key.rank, key.options, configBlob?.hex, weightsBlob.hex,
                       configBytes + weightsBytes, time, time])
+            touches.withLock { $0.forget(key) }   // hits of an entry evicted before, not of this one
             guard let entry = try fetchCacheEntry(key, connection) else { throw CatalogError.unknownCacheEntry(key) }
             return CacheInsertResult(entry: entry, created: true)
         }.0
@@ -94,7 +125,13 @@ extension AdapterCatalog {
     @discardableResult
     public func evict(toBudget budget: Int64, sparing spared: CacheKey? = nil) throws -> [CacheEntry] {
         guard budget >= 0 else { throw CatalogError.invalidBudget(budget) }
-        let evicted = try write { connection, effects in
+        var flushed: [CacheKey: CacheTouches.Touch] = [:]
+        let evicted: [CacheEntry]
+        do {
+            evicted = try write { connection, effects in
+            // Hits kept in memory decide the order too: write them first, in this transaction.
+            flushed = touches.withLock { $0.take() }
+            try applyTouches(flushed, connection)
             var total = try cacheBytes(connection)
             guard total > budget else { return [CacheEntry]() }
             var evicted: [CacheEntry] = []
@@ -110,7 +147,11 @@ extension AdapterCatalog {
                 effects.released += Array(blobs)
             }
             return evicted
-        }.0
+            }.0
+        } catch {
+            touches.withLock { $0.restore(flushed) }
+            throw error
+        }
         if !evicted.isEmpty {
             counters.withLock { $0.evictions += evicted.count }
             logger.info("evicted squeezed adapters from the cache",
@@ -122,17 +163,17 @@ extension AdapterCatalog {
 
     /// The entry for `key` without touching it or the counters (a second look inside a single flight).
     public func cachePeek(_ key: CacheKey) throws -> CacheEntry? {
-        try database.withConnection { try fetchCacheEntry(key, $0) }
+        try database.read { try fetchCacheEntry(key, $0) }
     }
 
     /// The cache entries of one adapter, most recently used first.
     public func cacheEntries(for adapter: SHA256Digest) throws -> [CacheEntry] {
-        try database.withConnection { try fetchCacheEntries(adapter: adapter, $0) }
+        try database.read { try fetchCacheEntries(adapter: adapter, $0) }
     }
 
     /// Hits, misses and evictions since open, with the entries and bytes stored now.
     public func cacheCounters() throws -> CacheCounters {
-        try database.withConnection { try cacheCounters($0) }
+        try database.read { try cacheCounters($0) }
     }
 
     // MARK: Rows
@@ -212,6 +253,8 @@ extension AdapterCatalog {
         return entry
     }
 
+    func cacheEntryRow(_ row: SQLiteRow) throws -> CacheEntry { try cacheEntry(row) }
+
     private func cacheEntry(_ row: SQLiteRow) throws -> CacheEntry {
         let adapter = try digest(row, 0, table: "squeeze_cache", column: "adapter_digest")
         let rank = try row.column(1) as Int
@@ -220,7 +263,7 @@ extension AdapterCatalog {
         do { key = try CacheKey(adapter: adapter, rank: rank, options: options) } catch {
             throw CatalogError.corruptRow(table: "squeeze_cache", column: "rank, options", value: "\(rank), \(options)")
         }
-        return CacheEntry(
+        let entry = CacheEntry(
             key: key,
             configBlob: try optionalDigest(row, 3, table: "squeeze_cache", column: "config_digest"),
             weightsBlob: try digest(row, 4, table: "squeeze_cache", column: "weights_digest"),
@@ -229,5 +272,6 @@ extension AdapterCatalog {
             lastUsedAt: Date(timeIntervalSince1970: try row.column(7)),
             pinned: try row.column(8),
             hitCount: try row.column(9))
+        return touches.withLock { $0.applied(to: entry) }
     }
 }

@@ -1,28 +1,86 @@
 import Foundation
 
 extension AdapterCatalog {
-    /// Records a new queued job and returns it with a fresh random id.
+    /// Records a new queued job, with a pending item for each of `items` (its subjects, in order),
+    /// and returns it with a fresh random id; `total` is the item count when there are items.
     ///
     /// - Parameters:
     ///   - kind: what the job does, 1...`JobRecord.maxKindBytes` of `[a-z0-9._-]`.
     ///   - request: JSON text the service needs to run (or resume) the job; opaque to the store.
-    ///   - total: units of work expected, if known.
-    public func createJob(kind: String, request: String, total: Int = 0) throws -> JobRecord {
+    ///   - maxUnfinished: refuse (`CatalogError.tooManyJobs`) when this many jobs are already queued
+    ///     or running; checked in the same transaction as the insert.
+    public func createJob(kind: String, request: String, total: Int = 0, items: [String] = [],
+                          maxUnfinished: Int = .max) throws -> JobRecord {
         let bytes = Array(kind.utf8)
         guard (1...JobRecord.maxKindBytes).contains(bytes.count),
               bytes.allSatisfy({ AdapterName.isAllowed($0) && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else {
             throw CatalogError.invalidJobKind(kind)
         }
         let id = JobID.random()
+        let total = items.isEmpty ? total : items.count
         guard total >= 0 else { throw CatalogError.invalidProgress(id, done: 0, total: total) }
         return try database.transaction { connection in
+            let unfinished = try connection.queryFirst("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')") {
+                try $0.column(0) as Int
+            } ?? 0
+            guard unfinished < maxUnfinished else { throw CatalogError.tooManyJobs(unfinished: unfinished, limit: maxUnfinished) }
             let time = now()
             try connection.run("""
                 INSERT INTO jobs (id, kind, state, request, progress_done, progress_total, created_at, updated_at)
                 VALUES (?, ?, 'queued', ?, 0, ?, ?, ?)
                 """, [id.rawValue, kind, request, total, time, time])
+            for (position, subject) in items.enumerated() {
+                try connection.run("INSERT INTO job_items (job_id, position, subject, status) VALUES (?, ?, ?, 'pending')",
+                                   [id.rawValue, position, subject])
+            }
             guard let job = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
             return job
+        }
+    }
+
+    /// The job's items in order.
+    public func jobItems(_ id: JobID) throws -> [JobItem] {
+        try database.read { connection in
+            try connection.query("""
+                SELECT position, subject, status, error, result FROM job_items WHERE job_id = ? ORDER BY position
+                """, [id.rawValue]) { row in
+                let statusText = try row.column(2) as String
+                guard let status = JobItem.Status(rawValue: statusText) else {
+                    throw CatalogError.corruptRow(table: "job_items", column: "status", value: statusText)
+                }
+                return JobItem(position: try row.column(0), subject: try row.column(1), status: status,
+                               error: try row.column(3), result: try row.column(4))
+            }
+        }
+    }
+
+    /// Records a pending item's outcome and counts it in the job's progress, in one transaction whose
+    /// cost does not grow with the job. `CatalogError.unknownJob` when the job or the item is gone;
+    /// an item already finished is left as it was (and the job returned unchanged).
+    @discardableResult
+    public func finishJobItem(_ id: JobID, position: Int, status: JobItem.Status, error: String? = nil,
+                              result: String? = nil) throws -> JobRecord {
+        guard status != .pending else { throw CatalogError.invalidJobItem(id, position: position, "an outcome must be done or failed") }
+        return try database.transaction { connection in
+            let changed = try connection.run("""
+                UPDATE job_items SET status = ?, error = ?, result = ? WHERE job_id = ? AND position = ? AND status = 'pending'
+                """, [status.rawValue, error, result, id.rawValue, position])
+            if changed == 1 {
+                try connection.run("""
+                    UPDATE jobs SET progress_done = min(progress_done + 1, progress_total), updated_at = ? WHERE id = ?
+                    """, [now(), id.rawValue])
+            }
+            guard let job = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
+            return job
+        }
+    }
+
+    /// Deletes finished jobs (and their items) last updated before `cutoff`; returns how many.
+    @discardableResult
+    public func deleteFinishedJobs(updatedBefore cutoff: Date) throws -> Int {
+        try database.transaction { connection in
+            try connection.run("DELETE FROM jobs WHERE state IN ('succeeded', 'failed') AND updated_at < ?",
+                               [cutoff.timeIntervalSince1970])
         }
     }
 
@@ -55,12 +113,12 @@ extension AdapterCatalog {
 
     /// The job with this id, or nil.
     public func job(_ id: JobID) throws -> JobRecord? {
-        try database.withConnection { try fetchJob(id, $0) }
+        try database.read { try fetchJob(id, $0) }
     }
 
     /// Queued and running jobs, oldest first: what the service resumes after a restart.
     public func unfinishedJobs() throws -> [JobRecord] {
-        try database.withConnection { connection in
+        try database.read { connection in
             try connection.query("""
                 SELECT \(Self.jobColumns) FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id
                 """) { try jobRecord($0) }

@@ -26,7 +26,7 @@ extension AdapterCatalog {
 
     /// The names pointing at an adapter, sorted.
     public func names(of digest: SHA256Digest) throws -> [AdapterName] {
-        try database.withConnection { try fetchNames(digest, $0) }
+        try database.read { try fetchNames(digest, $0) }
     }
 
     // MARK: Rows

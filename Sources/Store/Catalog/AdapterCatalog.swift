@@ -41,6 +41,10 @@ public final class AdapterCatalog: Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
     let counters = Locked(CacheCounters())
+    /// Cache hits not yet written (see `CacheTouches`). Lock order: a database lock, then this one.
+    let touches = Locked(CacheTouches())
+    /// `quarantine`'s file moves, handed from `write`'s post-commit step to the caller.
+    let quarantineMoves = Locked([SHA256Digest: Bool]())
 
     /// Opens (creating if needed) the catalog in `directory`: migrates the schema, cleans `tmp/`,
     /// and removes orphan blobs if configured. Call once at start-up, before any writer exists.
@@ -58,8 +62,13 @@ public final class AdapterCatalog: Sendable {
         if configuration.removeOrphanBlobsAtOpen { try removeOrphanBlobs() }
     }
 
-    /// Closes the database. Later calls throw `SQLiteError.closed`.
-    public func close() { database.close() }
+    /// Writes pending cache hits and closes the database. Later calls throw `SQLiteError.closed`.
+    public func close() {
+        do { try flushCacheTouches() } catch SQLiteError.closed {} catch {
+            logger.warning("cache hits could not be written at close", metadata: ["error": "\(error)"])
+        }
+        database.close()
+    }
 
     /// The schema version the catalog is at.
     public func schemaVersion() throws -> Int { try database.userVersion() }
@@ -89,7 +98,7 @@ public final class AdapterCatalog: Sendable {
     /// Adapter, blob, job and cache totals for metrics, read under one hold of the database lock so
     /// they agree with each other.
     public func statistics() throws -> CatalogStatistics {
-        try database.withConnection { connection in
+        try database.read { connection in
             let adapters = try connection.queryFirst("SELECT count(*), coalesce(sum(total_bytes), 0) FROM adapters") {
                 (try $0.column(0) as Int, try $0.column(1) as Int64)
             } ?? (0, 0)
@@ -118,18 +127,42 @@ public final class AdapterCatalog: Sendable {
         var claimed: [SHA256Digest] = []
         /// Blobs whose rows lost a reference; each is removed if nothing refers to it any more.
         var released: [SHA256Digest] = []
+        /// Damaged blobs to move to `quarantine/` once the transaction has committed.
+        var quarantined: [SHA256Digest] = []
     }
 
     /// Runs `body` in a write transaction; after COMMIT, still under the database lock, claims the
-    /// blobs it recorded and removes the files of blobs it left unreferenced.
+    /// blobs it recorded, quarantines those it found damaged and removes the files of blobs it left
+    /// unreferenced. When the transaction fails, the blobs it was to record are released all the same
+    /// (and removed unless a row or another pending commit uses them): a failed `put` or
+    /// `cacheInsert` leaves no blob waiting for a claim that will never come.
     func write<T>(_ body: (SQLiteConnection, inout BlobEffects) throws -> T) throws -> (T, removed: [SHA256Digest]) {
         try database.withConnection { connection in
             var effects = BlobEffects()
-            let (result, unreferenced) = try connection.transaction {
-                let result = try body(connection, &effects)
-                return (result, try dropUnreferencedBlobs(Set(effects.released), connection))
+            let (result, unreferenced): (T, [SHA256Digest])
+            do {
+                (result, unreferenced) = try connection.transaction {
+                    let result = try body(connection, &effects)
+                    return (result, try dropUnreferencedBlobs(Set(effects.released), connection))
+                }
+            } catch {
+                for digest in effects.claimed {
+                    blobs.claim(digest)
+                    let recorded = (try? connection.queryFirst("SELECT 1 FROM blobs WHERE digest = ?", [digest.hex]) { _ in true }) ?? nil
+                    if recorded == nil { _ = try? blobs.removeUnlessAwaitingClaim(digest) }
+                }
+                throw error
             }
             for digest in effects.claimed { blobs.claim(digest) }
+            for digest in effects.quarantined {
+                // Committed: the damage is on record. A file that cannot be moved stays where the next scrub finds it.
+                let moved: Bool
+                do { moved = try blobs.quarantine(digest) } catch {
+                    logger.error("could not move a damaged blob to quarantine", metadata: ["digest": "\(digest)", "error": "\(error)"])
+                    moved = false
+                }
+                quarantineMoves.withLock { $0[digest] = moved }
+            }
             var removed: [SHA256Digest] = []
             for digest in unreferenced {
                 // The rows are gone and committed; a file that cannot be removed now is an orphan

@@ -18,4 +18,7 @@ public struct AdapterRecord: Hashable, Sendable {
     public var createdAt: Date
     /// Names currently pointing at this adapter, sorted.
     public var names: [AdapterName]
+    /// A blob of this adapter failed verification and was quarantined (`AdapterCatalog.quarantine`):
+    /// its files must not be served until the same content is uploaded again.
+    public var damaged: Bool = false
 }

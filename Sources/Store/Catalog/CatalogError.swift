@@ -25,6 +25,10 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
     case invalidJobTransition(JobID, from: JobState, to: JobState)
     /// Progress outside 0 ≤ done ≤ total.
     case invalidProgress(JobID, done: Int, total: Int)
+    /// An item outcome that cannot be recorded.
+    case invalidJobItem(JobID, position: Int, String)
+    /// `limit` jobs are already queued or running.
+    case tooManyJobs(unfinished: Int, limit: Int)
     /// A stored value that fails validation: the database was edited by hand or is damaged.
     case corruptRow(table: String, column: String, value: String)
 
@@ -60,6 +64,10 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
             "job \(id) cannot move from \(from.rawValue) to \(to.rawValue)"
         case .invalidProgress(let id, let done, let total):
             "job \(id): progress \(done)/\(total) is outside 0 ≤ done ≤ total"
+        case .invalidJobItem(let id, let position, let why):
+            "job \(id) item \(position): \(why)"
+        case .tooManyJobs(let unfinished, let limit):
+            "\(unfinished) jobs are queued or running; at most \(limit) may be (max jobs): wait for one to finish"
         case .corruptRow(let table, let column, let value):
             "the catalog's \(table).\(column) holds \(quoted(value)), which is not valid; the database was damaged or edited"
         }

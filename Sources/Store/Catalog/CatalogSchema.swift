@@ -1,7 +1,7 @@
 /// The catalog's tables, as migrations by `PRAGMA user_version` (see `SQLiteDatabase.migrate`).
 /// Append new migrations; never edit one that has shipped.
 enum CatalogSchema {
-    static let migrations: [String] = [version1]
+    static let migrations: [String] = [version1, version2]
 
     /// Version 1: blobs, adapters, names, the squeeze cache, jobs.
     ///
@@ -64,5 +64,40 @@ enum CatalogSchema {
             updated_at     REAL NOT NULL
         );
         CREATE INDEX jobs_by_state ON jobs (state, created_at);
+        """
+
+    /// Version 2: a job's work items as rows (`job_items`: a row per adapter, updated in place, so
+    /// progress costs the same at the 10,000th adapter as at the first), finished jobs found by age,
+    /// and damaged blobs (`damaged_blobs`: found by a read or a scrub, moved to `quarantine/`; an
+    /// adapter using one answers `blob-damaged` until the same content is uploaded again).
+    ///
+    /// Jobs stored by version 1 kept their per-adapter outcomes as a JSON array in `jobs.result`;
+    /// they become rows here (`status`, `error`, and the rest of each object as `result`).
+    static let version2 = """
+        CREATE TABLE job_items (
+            job_id   TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL CHECK (position >= 0),
+            subject  TEXT NOT NULL,
+            status   TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+            error    TEXT,
+            result   TEXT,
+            PRIMARY KEY (job_id, position)
+        ) WITHOUT ROWID;
+        INSERT INTO job_items (job_id, position, subject, status, error, result)
+            SELECT jobs.id, CAST(item.key AS INTEGER), json_extract(item.value, '$.digest'),
+                   coalesce(json_extract(item.value, '$.status'), 'pending'), json_extract(item.value, '$.error'),
+                   CASE WHEN json_extract(item.value, '$.urls') IS NULL THEN NULL
+                        ELSE json_object('urls', json(json_extract(item.value, '$.urls'))) END
+            FROM jobs, json_each(jobs.result) AS item
+            WHERE jobs.kind = 'normalize' AND json_valid(jobs.result) AND json_type(jobs.result) = 'array'
+              AND json_extract(item.value, '$.digest') IS NOT NULL
+              AND coalesce(json_extract(item.value, '$.status'), 'pending') IN ('pending', 'done', 'failed');
+        UPDATE jobs SET result = NULL WHERE kind = 'normalize' AND json_valid(result) AND json_type(result) = 'array';
+        CREATE INDEX jobs_by_finish ON jobs (state, updated_at);
+        CREATE TABLE damaged_blobs (
+            digest   TEXT PRIMARY KEY CHECK (length(digest) = 64),
+            actual   TEXT CHECK (actual IS NULL OR length(actual) = 64),
+            found_at REAL NOT NULL
+        );
         """
 }

@@ -3,16 +3,16 @@ import Logging
 
 /// A SQLite database file, safe to use from many concurrent Swift tasks.
 ///
-/// **Concurrency: one connection behind one lock.** Every call takes the lock for the duration of
-/// its closure, so statements and transactions from concurrent tasks run one after another. The
-/// closures are synchronous, so no task can suspend while holding the lock, and the lock is never
-/// held across an `await`. A pool would let reads run beside a write, but the store's statements
-/// take microseconds to a few milliseconds (the `synchronous=FULL` commit's fsync), far below the
-/// cost of the work the service does around them; one connection also keeps every read consistent
-/// with the last write of this process without thinking about it. Other processes (the `sqlite3`
-/// shell, a backup) can still read the file while it is in use thanks to WAL mode.
+/// **Concurrency: one writer and one reader, each a connection behind its own lock.** Every call
+/// takes its connection's lock for the duration of its closure, so writes from concurrent tasks run
+/// one after another, and so do reads. The closures are synchronous, so no task can suspend while
+/// holding a lock, and a lock is never held across an `await`. Reads (`read`) run on the second
+/// connection inside a read transaction: WAL gives them a consistent snapshot of the last commit
+/// and they never wait for a writer's fsync (a `synchronous=FULL` commit takes milliseconds), so a
+/// cache hit or a listing is not queued behind an upload's commit. A read started after a write
+/// returned sees that write. Other processes (the `sqlite3` shell, a backup) can read the file too.
 ///
-/// Do not call the database from inside its own closures (the lock is not re-entrant): use the
+/// Do not call the database from inside its own closures (the locks are not re-entrant): use the
 /// `SQLiteConnection` the closure receives.
 ///
 /// Opening applies `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON` and the configured
@@ -24,23 +24,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
     // nil once closed. `@unchecked Sendable` above is sound because the connection (not Sendable)
     // is only ever touched inside this lock.
     private let connection: Locked<SQLiteConnection?>
+    /// The read connection (`PRAGMA query_only`), opened on first use so that it sees the schema the
+    /// migrations left; nil until then and once closed.
+    private let reader = Locked<ReaderState>(.unopened)
     let logger: Logger
+
+    private enum ReaderState {
+        case unopened
+        case open(SQLiteConnection)
+        case closed
+    }
 
     /// Opens (creating if needed) the database at `path` and applies the pragmas.
     public init(path: String, configuration: Configuration = .init(), logger: Logger) throws(SQLiteError) {
-        let timeout = try configuration.busyTimeoutMilliseconds()
-        var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        let code = sqlite3_open_v2(path, &handle, flags, nil)
-        guard code == SQLITE_OK, let handle else {
-            let message = sqliteMessage(handle)
-            sqlite3_close_v2(handle)
-            throw .open(path: path, code: code, message: message)
-        }
-        let connection = SQLiteConnection(handle: handle, path: path)
+        let connection = try Self.open(path, configuration: configuration, create: true)
         do {
-            sqlite3_extended_result_codes(handle, 1)
-            sqlite3_busy_timeout(handle, timeout)
             try Self.applyPragmas(connection)
         } catch {
             connection.close()
@@ -50,16 +48,66 @@ public final class SQLiteDatabase: @unchecked Sendable {
         self.configuration = configuration
         self.connection = Locked(connection)
         self.logger = logger
-        logger.debug("opened SQLite database", metadata: ["path": "\(path)", "busy_timeout_ms": "\(timeout)"])
+        logger.debug("opened SQLite database", metadata: ["path": "\(path)"])
+    }
+
+    /// Opens a connection with extended result codes and the configured busy timeout.
+    private static func open(_ path: String, configuration: Configuration, create: Bool) throws(SQLiteError) -> SQLiteConnection {
+        let timeout = try configuration.busyTimeoutMilliseconds()
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        guard code == SQLITE_OK, let handle else {
+            let message = sqliteMessage(handle)
+            sqlite3_close_v2(handle)
+            throw .open(path: path, code: code, message: message)
+        }
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, timeout)
+        return SQLiteConnection(handle: handle, path: path)
     }
 
     deinit { close() }
 
-    /// Closes the connection. Later calls throw `SQLiteError.closed`. Idempotent.
+    /// Closes both connections. Later calls throw `SQLiteError.closed`. Idempotent.
     public func close() {
+        reader.withLock { state in
+            if case let .open(connection) = state { connection.close() }
+            state = .closed
+        }
         connection.withLock { connection in
             connection?.close()
             connection = nil
+        }
+    }
+
+    /// Runs `body` on the read connection inside a read transaction (`BEGIN` … `COMMIT`): every
+    /// statement in it sees the same snapshot, the last commit before it started. Writes through it
+    /// fail (`query_only`). Never waits for the writer's lock or its fsync.
+    @discardableResult
+    public func read<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try reader.withLock { state in
+            let connection: SQLiteConnection
+            switch state {
+            case .closed: throw SQLiteError.closed(path: path)
+            case let .open(open): connection = open
+            case .unopened:
+                connection = try Self.open(path, configuration: configuration, create: false)
+                do { try connection.execute("PRAGMA query_only=1") } catch {
+                    connection.close()
+                    throw error
+                }
+                state = .open(connection)
+            }
+            try connection.execute("BEGIN")
+            do {
+                let result = try body(connection)
+                try connection.execute("COMMIT")
+                return result
+            } catch {
+                if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
+                throw error
+            }
         }
     }
 
