@@ -26,7 +26,10 @@ extension HTTPConnection {
         if !exchange.bodyComplete, !streamed { close = true }
         exchange.closeAfterResponse = close
 
-        var bytes = ResponseEncoder.head(for: response, framing: framing, close: close,
+        // HEAD of a body whose length is not known yet: neither Content-Length nor Transfer-Encoding
+        // (RFC 9110 §9.3.2 lets a HEAD omit them), rather than a length or a framing the GET may not use.
+        let headFraming = isHead && response.body.knownLength == nil ? .none : framing
+        var bytes = ResponseEncoder.head(for: response, framing: headFraming, close: close,
                                          keepAliveHTTP10: head.version == .http1_0 && !close,
                                          requestID: exchange.requestID)
         let sendsContent = !isHead && framing != .none

@@ -110,7 +110,7 @@ struct HTTPServerBasicTests {
         }
     }
 
-    @Test("HEAD has the GET fields and no body; a streamed response is chunked")
+    @Test("HEAD has the GET fields and no body; a streamed response is chunked, its HEAD has no framing")
     func headAndStream() async throws {
         try await withServer { _, address in
             try await blocking {
@@ -119,6 +119,12 @@ struct HTTPServerBasicTests {
                 let head = try #require(try client.readResponse(forHEAD: true))
                 #expect(head.status == 200)
                 #expect(head.headers["Content-Length"] == "5")
+                // HEAD of a body of unknown length promises neither a length nor a framing.
+                try client.send("HEAD /stream?n=100 HTTP/1.1\r\nHost: x\r\n\r\n")
+                let streamHead = try #require(try client.readResponse(forHEAD: true))
+                #expect(streamHead.status == 200)
+                #expect(streamHead.headers["Content-Length"] == nil)
+                #expect(streamHead.headers["Transfer-Encoding"] == nil)
                 try client.send("GET /stream?n=100 HTTP/1.1\r\nHost: x\r\n\r\n")
                 let stream = try #require(try client.readResponse())
                 #expect(stream.headers["Transfer-Encoding"] == "chunked")
