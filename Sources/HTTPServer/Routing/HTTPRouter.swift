@@ -1,6 +1,7 @@
 /// Routes requests by method and path pattern. No matching path → 404; a matching path without the
 /// method → 405 with `Allow` (RFC 9110 §15.5.6). GET routes also answer HEAD (RFC 9110 §9.3.2); the
-/// server drops the body.
+/// server drops the body. When several patterns match a path, only the most specific ones own it
+/// (`RoutePattern.isMoreSpecific`): `/x/:id/pin` is not also a `/x/:id/:file`.
 public struct HTTPRouter: HTTPHandler {
     struct Route: Sendable {
         var method: HTTPMethod
@@ -30,8 +31,11 @@ public struct HTTPRouter: HTTPHandler {
     public func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         let path = request.path
         var allowed: [HTTPMethod] = []
-        for route in routes {
-            guard let parameters = route.pattern.match(path) else { continue }
+        let matching = routes.compactMap { route in route.pattern.match(path).map { (route, $0) } }
+        let owners = matching.filter { candidate in
+            !matching.contains { $0.0.pattern.isMoreSpecific(than: candidate.0.pattern) }
+        }
+        for (route, parameters) in owners {
             let matchesMethod = route.method == request.method
                 || (request.method == .head && route.method == .get
                     && !routes.contains { $0.method == .head && $0.pattern == route.pattern })

@@ -5,6 +5,14 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         case literal(String)
         case parameter(String)
         case rest
+
+        var specificity: Int {
+            switch self {
+            case .literal: 2
+            case .parameter: 1
+            case .rest: 0
+            }
+        }
     }
 
     let segments: [Segment]
@@ -18,6 +26,17 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
             if part.hasPrefix(":"), part.count > 1 { return .parameter(String(part.dropFirst())) }
             return .literal(String(part))
         }
+    }
+
+    /// Of two patterns that match the same path, whether this one names it more precisely: at the
+    /// first segment where they differ in kind, a literal beats a `:parameter`, which beats `*`.
+    /// `/a/:id/pin` is more specific than `/a/:id/:file`, so a request for `/a/1/pin` belongs to it
+    /// alone (its methods, its `Allow`), never to the file route.
+    func isMoreSpecific(than other: RoutePattern) -> Bool {
+        for (mine, theirs) in zip(segments, other.segments) where mine.specificity != theirs.specificity {
+            return mine.specificity > theirs.specificity
+        }
+        return segments.count > other.segments.count
     }
 
     /// The parameters when `path` (percent-encoded) matches, else nil. Segments are percent-decoded

@@ -21,6 +21,23 @@ struct HTTPRouterTests {
         #expect(RoutePattern(pattern).match(path) == expected)
     }
 
+    @Test("a path belongs to its most specific patterns only: their handlers and their Allow")
+    func specificity() async throws {
+        var router = HTTPRouter()
+        router.add(.get, "/a/:ref/squeezed/:rank/:file") { _ in .text("file") }
+        router.add(.put, "/a/:ref/squeezed/:rank/pin") { _ in .text("pin") }
+        router.add(.delete, "/a/:ref/squeezed/:rank/pin") { _ in .text("unpin") }
+        await #expect(throws: HTTPError.methodNotAllowed(.get, path: "/a/x/squeezed/4/pin", allowed: [.put, .delete])) {
+            try await router.handle(request(.get, "/a/x/squeezed/4/pin"))
+        }
+        #expect(try await router.handle(request(.put, "/a/x/squeezed/4/pin")).status == .ok)
+        #expect(try await router.handle(request(.get, "/a/x/squeezed/4/adapter_model.safetensors")).status == .ok)
+        #expect(RoutePattern("/a/:b/pin").isMoreSpecific(than: RoutePattern("/a/:b/:c")))
+        #expect(!RoutePattern("/a/:b/:c").isMoreSpecific(than: RoutePattern("/a/:b/pin")))
+        #expect(RoutePattern("/a/:b").isMoreSpecific(than: RoutePattern("/a/*")))
+        #expect(!RoutePattern("/a/:b").isMoreSpecific(than: RoutePattern("/a/:c")), "equal patterns: neither")
+    }
+
     @Test("405 lists the allowed methods with HEAD for GET; 404 otherwise; HEAD runs GET")
     func methods() async throws {
         var router = HTTPRouter()
