@@ -5,6 +5,7 @@ import HTTPServer
 import Logging
 import Service
 import SqueezeEngine
+import Synchronization
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,6 +72,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Open connections accepted at once. [default: 4096, or the file-descriptor limit less 256]")
     var maxConnections: Int?
 
+    @Option(name: .customLong("drain-delay"), help: "After SIGTERM, how long /readyz answers 503 while the server still accepts. [default 5s]")
+    var drainDelay: DurationSetting?
+
+    @Option(name: .customLong("shutdown-grace"), help: "Then, how long in-flight requests and jobs get to finish. [default 10s]")
+    var shutdownGrace: DurationSetting?
+
+    @Option(name: .customLong("scrub-interval"), help: "How often every blob is rehashed in the background; 0 turns it off. [default 24h]")
+    var scrubInterval: DurationSetting?
+
+    @Option(name: .customLong("scrub-rate"), help: "Bytes per second the background scrub reads at most. [default 64M]")
+    var scrubRate: ByteSize?
+
+    @Option(name: .customLong("job-retention"), help: "How long finished jobs are kept. [default 7d]")
+    var jobRetention: DurationSetting?
+
+    @Option(name: .customLong("max-jobs"), help: "Jobs queued or running at once (429 past it). [default 16]")
+    var maxJobs: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [default info]")
     var logLevel: String?
 
@@ -120,6 +139,8 @@ struct ServeCommand: AsyncParsableCommand {
                                                forms: "an integer from 1 to \(connectionCeiling) (the file-descriptor limit, \(descriptorLimit), less \(Self.descriptorReserve) kept in reserve)") {
             (1...connectionCeiling).contains($0)
         }
+        let durations = DurationSetting.forms
+        let defaults = ServiceConfiguration()
         let configuration = ServiceConfiguration(
             dataDirectory: URL(fileURLWithPath: try source.value(data, flag: "data", env: "DATA", default: "./data",
                                                                  forms: "a directory path") { !$0.isEmpty }),
@@ -129,6 +150,19 @@ struct ServeCommand: AsyncParsableCommand {
                                       forms: "an integer from 1 to 1024") { (1...1024).contains($0) },
             concurrentSqueezes: try source.value(concurrentSqueezes, flag: "concurrent-squeezes", env: "CONCURRENT_SQUEEZES",
                                                  default: 1, forms: "an integer from 1 to 64") { (1...64).contains($0) },
+            shutdownGrace: try source.value(shutdownGrace, flag: "shutdown-grace", env: "SHUTDOWN_GRACE",
+                                            default: DurationSetting(defaults.shutdownGrace), forms: durations).duration,
+            drainDelay: try source.value(drainDelay, flag: "drain-delay", env: "DRAIN_DELAY",
+                                         default: DurationSetting(defaults.drainDelay), forms: durations).duration,
+            scrubInterval: try source.value(scrubInterval, flag: "scrub-interval", env: "SCRUB_INTERVAL",
+                                            default: DurationSetting(defaults.scrubInterval), forms: durations + " (0: off)").duration,
+            scrubBytesPerSecond: try source.value(scrubRate, flag: "scrub-rate", env: "SCRUB_RATE",
+                                                  default: ByteSize(bytes: defaults.scrubBytesPerSecond),
+                                                  forms: ByteSize.forms + ", at least 1M") { $0.bytes >= 1 << 20 }.bytes,
+            jobRetention: try source.value(jobRetention, flag: "job-retention", env: "JOB_RETENTION",
+                                           default: DurationSetting(defaults.jobRetention), forms: durations).duration,
+            maxJobs: try source.value(maxJobs, flag: "max-jobs", env: "MAX_JOBS", default: defaults.maxJobs,
+                                      forms: "an integer from 1 to 10000") { (1...10_000).contains($0) },
             limits: limits, http: http)
         return (configuration, Logger.Level(rawValue: level) ?? .info)
     }
@@ -152,18 +186,26 @@ struct ServeCommand: AsyncParsableCommand {
         let address = try await service.start()
         logger.info("listening on http://\(address)")
 
-        // SIGTERM (Kubernetes) and SIGINT (a terminal): drain, finish in-flight requests, exit 0.
-        let stop = AsyncStream<Int32> { continuation in
+        // SIGTERM (Kubernetes) and SIGINT (a terminal): drain (see AdapterService.stop), exit 0. A second
+        // signal exits at once with status 1: everything acknowledged is already durable.
+        let signals = AsyncStream<Int32> { continuation in
             for sig in [SIGTERM, SIGINT] {
                 signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-                source.setEventHandler { continuation.yield(sig) }
+                // A global queue, not the main one: a second signal must work however busy the process is.
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    if SignalSources.count() > 1 {
+                        logger.warning("signal \(sig) again: exiting now, without waiting for in-flight work")
+                        Glibc.exit(1)
+                    }
+                    continuation.yield(sig)
+                }
                 source.resume()
                 SignalSources.keep(source)
             }
         }
-        for await sig in stop {
-            logger.info("signal \(sig): shutting down gracefully (up to \(configuration.shutdownGrace))")
+        for await sig in signals {
+            logger.info("signal \(sig): shutting down gracefully (drain \(configuration.drainDelay), then up to \(configuration.shutdownGrace)); send it again to exit at once")
             await service.stop()
             break
         }
@@ -171,8 +213,11 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Keeps the signal sources alive for the life of the process.
+/// Keeps the signal sources alive for the life of the process, and counts the signals received.
 enum SignalSources {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    private static let received = Atomic(0)
     static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
+    /// Counts one more signal; returns how many there have been.
+    static func count() -> Int { received.add(1, ordering: .relaxed).newValue }
 }

@@ -15,7 +15,8 @@ struct SettingSource {
     static let known: Set<String> = [
         "HOST", "PORT", "DATA", "MAX_UPLOAD", "MAX_CONFIG", "MIN_FREE_DISK", "CACHE_BUDGET", "MAX_PINNED", "WORKERS",
         "CONCURRENT_SQUEEZES", "MAX_RANK", "MAX_OUTPUT", "SQUEEZE_QUEUE", "MAX_CLIENT_SQUEEZES", "MAX_JOB_ADAPTERS",
-        "MAX_MODULES", "MAX_LORA_RANK", "MAX_CONNECTIONS", "LOG_LEVEL",
+        "MAX_MODULES", "MAX_LORA_RANK", "MAX_CONNECTIONS", "LOG_LEVEL", "DRAIN_DELAY", "SHUTDOWN_GRACE",
+        "SCRUB_INTERVAL", "SCRUB_RATE", "JOB_RETENTION", "MAX_JOBS",
     ]
 
     /// `LORA_SQUEEZE_*` variables that no setting reads (a typo would otherwise be ignored silently).
@@ -77,4 +78,34 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Equatable {
     init?(argument: String) { self.init(argument) }
 
     var description: String { String(bytes) }
+}
+
+/// A length of time: an integer with a unit — `ms`, `s`, `m`, `h` or `d` (`500ms`, `5s`, `24h`, `7d`),
+/// or `0` — from 0 to 100 years.
+struct DurationSetting: ExpressibleByArgument, CustomStringConvertible, Equatable {
+    let duration: Duration
+
+    static let forms = "a duration such as 0, 500ms, 5s, 10m, 24h or 7d"
+    /// The longest accepted: 100 years.
+    static let maxSeconds: Int64 = 100 * 365 * 86_400
+
+    init(_ duration: Duration) { self.duration = duration }
+
+    init?(_ text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t == "0" {
+            duration = .zero
+            return
+        }
+        let units: [(suffix: String, milliseconds: Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        guard let unit = units.first(where: { t.hasSuffix($0.suffix) && Int64(t.dropLast($0.suffix.count)) != nil }) else { return nil }
+        let digits = t.dropLast(unit.suffix.count)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int64(digits),
+              n <= Self.maxSeconds * 1000 / unit.milliseconds else { return nil }
+        duration = .milliseconds(n * unit.milliseconds)
+    }
+
+    init?(argument: String) { self.init(argument) }
+
+    var description: String { "\(duration)" }
 }

@@ -93,7 +93,9 @@ struct AdmissionTests {
             let digest = try await s.uploadPEFT(try ServiceFixtures.peft(seed: 303)).digest
             let blobs = s.blobFiles()
             let gate = try await PoolGate(s.service)
-            try await s.client.abandon(Self.squeezeURL(digest, rank: 4))
+            try await s.client.abandon(Self.squeezeURL(digest, rank: 4)) {
+                try await Self.eventually("the request waiting in the queue") { s.service.flights.inFlightCount == 1 }
+            }
             try await Self.eventually("the abandoned request's flight is gone") {
                 try await s.metrics().value("lora_squeeze_squeezes_cancelled_total") == 1
             }
@@ -117,7 +119,9 @@ struct AdmissionTests {
             let gate = try await PoolGate(s.service)
             async let stays = s.client.from("127.0.0.3").get(Self.squeezeURL(digest, rank: 5))
             try await Self.eventually("the first request waiting") { s.service.flights.inFlightCount == 1 }
-            try await s.client.abandon(Self.squeezeURL(digest, rank: 5))
+            try await s.client.abandon(Self.squeezeURL(digest, rank: 5)) {
+                try await Self.eventually("both requests waiting") { s.service.admission.waitingByClient.values.reduce(0, +) == 2 }
+            }
             try await Self.eventually("the abandoned one left") {
                 try await s.metrics().value("lora_squeeze_squeezes_cancelled_total") == 1
             }

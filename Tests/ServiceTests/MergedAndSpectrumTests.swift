@@ -1,5 +1,6 @@
 import AdapterFormats
 import Foundation
+import Store
 import Testing
 import TestSupport
 
@@ -20,7 +21,8 @@ struct MergedAndSpectrumTests {
 
             let etag = try #require(response.header("ETag"))
             #expect(try await s.get("/v1/adapters/\(digest)/merged.safetensors", headers: [("If-None-Match", etag)]).status == 304)
-            #expect(response.header("Cache-Control")?.contains("immutable") == true)
+            #expect(etag == "\"" + (try SHA256.hash(response.body)).hex + "\"", "the ETag is the content's SHA-256")
+            #expect(response.header("Cache-Control") == "no-cache", "computed: a recompute may differ, so it revalidates")
             #expect(try await s.get("/v1/adapters/merge-me/merged.safetensors").header("Cache-Control") == "no-cache")
 
             // The squeezed form: the product of the served rank-4 factors (scale 1), which is itself the
@@ -84,6 +86,15 @@ struct MergedAndSpectrumTests {
             #expect(svg.header("Content-Type") == "image/svg+xml")
             #expect(svg.text.contains("<svg") && svg.text.hasSuffix("</svg>\n"))
             #expect(svg.text.contains("\(source.modules.count) modules"))
+            // By digest it names only the digest, so it can be immutable; by name it shows the name,
+            // which can move, so it revalidates. Either way the ETag is the SVG's SHA-256.
+            #expect(svg.header("Cache-Control") == "public, max-age=31536000, immutable")
+            #expect(!svg.text.contains("plotted"), "no name in the digest-addressed plot")
+            #expect(svg.header("ETag") == "\"" + (try SHA256.hash(svg.body)).hex + "\"")
+            #expect(try await s.get("/v1/adapters/\(digest)/spectrum.svg", headers: [("If-None-Match", svg.header("ETag") ?? "")]).status == 304)
+            #expect(try await s.client.send("PUT", "/v1/names/plotted", json: "{\"adapter\": \"\(digest)\"}").status == 201)
+            let named = try await s.get("/v1/adapters/plotted/spectrum.svg")
+            #expect(named.text.contains("plotted") && named.header("Cache-Control") == "no-cache")
         }
     }
 }

@@ -85,6 +85,22 @@ public struct HTTPTestClient: Sendable {
         }
     }
 
+    /// Sends `GET target`, waits for `ready` (e.g. until the server has queued the request's work),
+    /// then closes the connection without reading the answer.
+    public func abandon(_ target: String, after ready: () async throws -> Void) async throws {
+        let fd = try await Self.onThread {
+            let fd = try self.connectSocket()
+            let head = "GET \(target) HTTP/1.1\r\nHost: \(self.host):\(self.port)\r\n\r\n"
+            guard self.sendAll(fd, Array(head.utf8)) else {
+                close(fd)
+                throw HTTPTestClientError.closedBeforeResponse(sent: false)
+            }
+            return fd
+        }
+        defer { close(fd) }
+        try await ready()
+    }
+
     /// One exchange, run on a dedicated thread so the cooperative pool is never blocked.
     public func request(_ method: String, _ target: String, headers: [(String, String)] = [],
                         body: [UInt8]? = nil, chunkSize: Int? = nil) async throws -> HTTPTestResponse {

@@ -1,9 +1,11 @@
+import Foundation
 import HTTPServer
 import Logging
 
 extension AdapterService {
-    /// Starts the HTTP server on the configured address (port 0 picks a free one) and resumes any
-    /// normalize jobs a previous run left unfinished. Returns the bound address.
+    /// Starts the HTTP server on the configured address (port 0 picks a free one), resumes any
+    /// normalize jobs a previous run left unfinished, and starts the upkeep loop (cache hits written
+    /// in batches, old jobs deleted, the background scrub). Returns the bound address.
     @discardableResult
     public func start() async throws -> SocketAddress {
         guard let port = UInt16(exactly: configuration.port) else {
@@ -18,14 +20,32 @@ extension AdapterService {
         let address = try http.start()
         server.withLock { $0 = http }
         try await resumeJobs()
+        startMaintenance()
         return address
     }
 
-    /// Graceful shutdown: readyz turns 503, the server stops accepting, in-flight requests get
-    /// `shutdownGrace` to finish, idle connections close; then the catalog closes.
+    /// Graceful shutdown, in the order Kubernetes needs:
+    /// 1. `/readyz` answers 503 at once, and running jobs are told to stop at their next adapter;
+    /// 2. for `drainDelay` the server keeps accepting and serving, so endpoints and load balancers
+    ///    see the 503 and stop sending before any connection is refused;
+    /// 3. the listener closes; in-flight requests get `shutdownGrace` to finish, idle connections close;
+    /// 4. jobs stop at an adapter boundary (resumed at the next start), cancelled if the grace ends;
+    /// 5. the upkeep loop and any scrub stop, the compute and I/O pools finish what they started;
+    /// 6. the catalog closes last (pending cache hits written).
     public func stop() async {
         beginDraining()
+        jobs.requestStop()
+        let deadline = ContinuousClock.now + configuration.drainDelay + configuration.shutdownGrace
+        if configuration.drainDelay > .zero {
+            logger.info("draining: /readyz answers 503, still serving for \(configuration.drainDelay)")
+            try? await Task.sleep(for: configuration.drainDelay)
+        }
         if let http = server.withLock({ $0 }) { await http.shutdown(deadline: configuration.shutdownGrace) }
+        await jobs.stop(deadline: deadline)
+        await stopMaintenance()
+        await pool.waitIdle(until: deadline)
+        await io.waitIdle(until: deadline)
         close()
+        logger.info("stopped: catalog closed")
     }
 }

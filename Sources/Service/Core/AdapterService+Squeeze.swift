@@ -19,7 +19,18 @@ extension AdapterService {
     /// `client` nil (a normalize job) is not subject to admission.
     func squeezed(_ record: AdapterRecord, _ asked: SqueezeRequest, client: String?) async throws -> CacheEntry {
         let (key, request, inspection) = try cacheKey(record, asked)
-        if let hit = try catalog.cacheLookup(key) { return hit }
+        if let hit = try await store.read({ try $0.cacheLookup(key) }) { return hit }
+        let size = try checkSqueeze(record, request, inspection)
+        let squeezer = request.squeezer(workers: configuration.workers)
+        return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,
+                                     label: "rank \(request.rank) [\(request.canonicalOptions)]") { [self] flag in
+            try produceSqueeze(record, squeezer: squeezer, flag: flag)
+        }
+    }
+
+    /// Refuses a squeeze no module can take or whose output is over the limit (before anything is
+    /// computed); returns the output's size.
+    func checkSqueeze(_ record: AdapterRecord, _ request: SqueezeRequest, _ inspection: AdapterInspection) throws -> Int64 {
         // Zero-padding a small module up to R is what a uniform rank means; a rank no module can
         // reach is a mistake in the request.
         if let largest = inspection.modules.map({ min($0.outFeatures, $0.inFeatures) }).max(), request.rank > largest {
@@ -28,40 +39,67 @@ extension AdapterService {
         }
         let size = OutputSize.squeezed(sourceBytes: record.totalBytes, inspection, rank: request.rank, dtype: request.dtype)
         try checkOutputSize(size, what: "the adapter squeezed to rank \(request.rank)")
-        let squeezer = request.squeezer(workers: configuration.workers)
-        return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,
-                                     label: "rank \(request.rank) [\(request.canonicalOptions)]") { [self] flag in
-            try produceSqueeze(record, squeezer: squeezer, flag: flag)
-        }
+        return size
     }
 
-    /// The cached merged deltas of `record` (of its squeeze by `squeeze`, when given), in `dtype`.
-    func merged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?, client: String?) async throws -> CacheEntry {
+    /// For HEAD: the cached squeeze if there is one (not counted as a hit), else nil after the same
+    /// checks a GET makes first — nothing is computed.
+    func cachedSqueeze(_ record: AdapterRecord, _ asked: SqueezeRequest) async throws -> CacheEntry? {
+        let (key, request, inspection) = try cacheKey(record, asked)
+        if let entry = try await store.read({ try $0.cachePeek(key) }) { return entry }
+        _ = try checkSqueeze(record, request, inspection)
+        return nil
+    }
+
+    /// For HEAD: the cached merged deltas if they exist, else nil after a GET's checks.
+    func cachedMerged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?) async throws -> CacheEntry? {
+        let (key, inspection) = try mergedKey(record, squeeze: squeeze, dtype: dtype)
+        if let entry = try await store.read({ try $0.cachePeek(key) }) { return entry }
+        if var squeeze {
+            squeeze.dtype = nil
+            let (_, canonical, _) = try cacheKey(record, squeeze)
+            _ = try checkSqueeze(record, canonical, inspection)
+        }
+        try checkOutputSize(OutputSize.merged(inspection, dtype: dtype), what: "the merged deltas")
+        return nil
+    }
+
+    /// The cache key of the merged deltas.
+    func mergedKey(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?) throws -> (CacheKey, AdapterInspection) {
         let inspection = try inspections.inspection(record)
-        var source = record
         let rank: Int
         let sourceOptions: String
         if var squeeze {
-            squeeze.dtype = nil   // the merged file has its own dtype; the squeeze keeps the input's
+            squeeze.dtype = nil
             let (_, canonical, _) = try cacheKey(record, squeeze)
-            let entry = try await squeezed(record, squeeze, client: client)
-            source.configBlob = entry.configBlob
-            source.weightsBlob = entry.weightsBlob
             rank = canonical.rank
             sourceOptions = canonical.canonicalOptions
         } else {
             rank = inspection.modules.map(\.rank).max() ?? 1
             sourceOptions = "source"
         }
-        let key = try CacheKey(adapter: record.digest, rank: rank,
-                               options: "merged;dtype=\(dtype?.rawValue ?? "input");from=\(sourceOptions)")
-        if let hit = try catalog.cacheLookup(key) { return hit }
+        return (try CacheKey(adapter: record.digest, rank: rank,
+                             options: "merged;dtype=\(dtype?.rawValue ?? "input");from=\(sourceOptions)"), inspection)
+    }
+
+    /// The cached merged deltas of `record` (of its squeeze by `squeeze`, when given), in `dtype`.
+    func merged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?, client: String?) async throws -> CacheEntry {
+        let (key, inspection) = try mergedKey(record, squeeze: squeeze, dtype: dtype)
+        if let hit = try await store.read({ try $0.cacheLookup(key) }) { return hit }
+        var source = record
+        if var squeeze {
+            squeeze.dtype = nil   // the merged file has its own dtype; the squeeze keeps the input's
+            let entry = try await squeezed(record, squeeze, client: client)
+            source.configBlob = entry.configBlob
+            source.weightsBlob = entry.weightsBlob
+        }
         let size = OutputSize.merged(inspection, dtype: dtype)
         try checkOutputSize(size, what: "the merged deltas")
         let produceSource = source
+        let fromCache = squeeze != nil
         return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,
                                      label: "merged [\(key.options)]") { [self] flag in
-            try produceMerged(produceSource, dtype: dtype, flag: flag)
+            try produceMerged(produceSource, fromCache: fromCache, dtype: dtype, flag: flag)
         }
     }
 
@@ -84,7 +122,7 @@ extension AdapterService {
                 try admission.admit(client: client, starting: starting, inFlight: inFlight)
                 admitted = true
             }) { [self] in
-                if let hit = try catalog.cachePeek(key) { return hit }  // computed by a flight that just ended
+                if let hit = try await store.read({ try $0.cachePeek(key) }) { return hit }  // computed by a flight that just ended
                 try await ensureFreeSpace(for: outputBytes, what: "this output")
                 // Timed on the compute thread: the computation itself, not its wait in the queue
                 // (Retry-After multiplies the queue's length by this).
@@ -93,10 +131,22 @@ extension AdapterService {
                     let produced = try produce(flag)
                     return (produced, (ContinuousClock.now - started).seconds)
                 }
-                let (entry, evicted) = try await io.run { [self] in
-                    (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
-                     try catalog.evict(toBudget: limits.cacheBudgetBytes, sparing: key))
-                }
+                // Recorded even if every waiter has gone (the work is done and worth keeping): a detached
+                // task is not cancelled with the request, so committed blobs never go unclaimed.
+                let budget = limits.cacheBudgetBytes
+                let (entry, evicted) = try await Task.detached { [self] in
+                    do {
+                        return try await store.write { catalog in
+                            (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
+                             try catalog.evict(toBudget: budget, sparing: key))
+                        }
+                    } catch {
+                        if error is CancellationError {   // the executor was closed: shutting down
+                            catalog.abandon([produced.config, produced.weights].compactMap { $0 })
+                        }
+                        throw error
+                    }
+                }.value
                 admission.record(seconds: seconds)
                 metrics.squeezed(seconds: seconds, modules: modules)
                 logger.info("computed \(key.adapter.hex.prefix(12)) \(label) in \(String(format: "%.3f", seconds)) s")
@@ -112,7 +162,7 @@ extension AdapterService {
     /// Squeezes and streams the output into new blobs (blocking; runs on the compute pool).
     private func produceSqueeze(_ record: AdapterRecord, squeezer: AdapterSqueezer,
                                 flag: CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest) {
-        let adapter = try load(record)
+        let adapter = try load(record)   // verifies the source first
         let writer = UnsafeSendable(try catalog.blobs.makeWriter())
         let result: AdapterSqueezer.StreamedResult
         do {
@@ -126,14 +176,22 @@ extension AdapterService {
             throw CancellationError()
         }
         let weights = try writer.value.commit()
-        let config = try result.plan.configJSON.map { try catalog.blobs.write($0) }
-        return (config?.digest, weights.digest)
+        do {
+            let config = try result.plan.configJSON.map { try catalog.blobs.write($0) }
+            return (config?.digest, weights.digest)
+        } catch {
+            catalog.abandon([weights.digest])
+            throw error
+        }
     }
 
     /// Computes the dense deltas panel by panel into a new blob (blocking; runs on the compute pool).
-    private func produceMerged(_ record: AdapterRecord, dtype: DType?,
+    private func produceMerged(_ record: AdapterRecord, fromCache: Bool, dtype: DType?,
                                flag: CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest) {
-        let merged = try MergedDelta(adapter: try load(record), dtype: dtype)
+        if fromCache {   // a squeeze's output: verified like the source
+            for blob in [record.configBlob, record.weightsBlob].compactMap({ $0 }) { try checkBlob(blob, of: nil) }
+        }
+        let merged = try MergedDelta(adapter: try fromCache ? loadUnchecked(record) : load(record), dtype: dtype)
         let writer = try catalog.blobs.makeWriter()
         do {
             try writer.append(merged.header)

@@ -14,7 +14,7 @@ extension AdapterService {
         if let length = request.body.expectedLength {
             try await ensureFreeSpace(for: Int64(length), what: "an upload of \(length) bytes")
         }
-        let receiver = UploadReceiver(blobs: catalog.blobs, maxConfigBytes: limits.maxConfigBytes,
+        let receiver = UploadReceiver(blobs: catalog.blobs, io: io, maxConfigBytes: limits.maxConfigBytes,
                                       spaceCheckInterval: Self.spaceCheckIntervalBytes) { [self] received in
             // The bytes still to come, when the length is known; what arrived so far is on disk already.
             let remaining = request.body.expectedLength.map { max(0, $0 - received) } ?? 0
@@ -38,7 +38,11 @@ extension AdapterService {
         let catalog = self.catalog
         let (result, size) = try await io.run {
             let weights = try pending.value.commit()
-            let configBlob = try validated.canonicalConfig.map { try catalog.blobs.write($0) }
+            let configBlob: StoredBlob?
+            do { configBlob = try validated.canonicalConfig.map { try catalog.blobs.write($0) } } catch {
+                catalog.abandon([weights.digest])   // committed, never to be recorded
+                throw error
+            }
             let digest = try ValidatedUpload.adapterDigest(format: validated.format, config: configBlob?.digest, weights: weights.digest)
             let result = try catalog.put(NewAdapter(digest: digest, format: validated.format, configBlob: configBlob?.digest,
                                                     weightsBlob: weights.digest, baseModel: validated.baseModel,

@@ -11,6 +11,8 @@ import Synchronization
 public final class AdapterService: Sendable {
     public let configuration: ServiceConfiguration
     let catalog: AdapterCatalog
+    /// Every catalog call from a request or a task goes through here, off the cooperative threads.
+    let store: CatalogExecutor
     let logger: Logger
     let pool: ComputePool
     /// Blocking storage work (fsyncs of large blobs, first-read verification, statvfs) off the
@@ -24,6 +26,10 @@ public final class AdapterService: Sendable {
     /// The server, once started, for the open-connections gauge.
     let server = Mutex<HTTPServer?>(nil)
     let jobs: JobRunner
+    /// `/readyz`'s write check, done at most once a second.
+    let readiness = ReadinessCheck()
+    /// Maintenance and scrub tasks, cancelled and awaited by `stop()`.
+    let background = Mutex<[Task<Void, Never>]>([])
 
     var limits: ServiceLimits { configuration.limits }
 
@@ -38,6 +44,7 @@ public final class AdapterService: Sendable {
         self.logger = logger
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         catalog = try AdapterCatalog(directory: configuration.dataDirectory, logger: logger)
+        store = CatalogExecutor(catalog)
         pool = ComputePool(label: "lora-squeeze.compute", width: configuration.concurrentSqueezes,
                            niceness: Self.computeNiceness)
         io = ComputePool(label: "lora-squeeze.io", width: 4)
@@ -51,16 +58,36 @@ public final class AdapterService: Sendable {
 
     public var isDraining: Bool { draining.withLock { $0 } }
 
+    /// Stops taking work and closes the catalog (writing pending cache hits). `stop()` calls it last,
+    /// once requests, jobs and background tasks are done.
     public func close() {
-        catalog.close()
         pool.close()
         io.close()
+        store.close()
+        catalog.close()
     }
 
     /// Opens a stored adapter's weights (memory-mapped) as a `LoRAAdapter`. Its files were validated
     /// when stored, so a failure here is the server's (a damaged or missing blob): a 500 without
     /// paths — unless the adapter is over limits lowered since it was stored, which is said as such.
     func load(_ record: AdapterRecord) throws -> LoRAAdapter {
+        // Verified before it is read, on every path (squeeze, merged, normalize): a damaged source
+        // must never be squeezed into a fresh blob that hashes correctly.
+        if record.damaged { throw BlobDamaged(blob: nil, adapter: record.digest) }
+        do {
+            for blob in [record.configBlob, record.weightsBlob].compactMap({ $0 }) { try checkBlob(blob, of: record) }
+            return try loadVerified(record)
+        } catch let error where !(error is BlobDamaged) {
+            // Deleted while this request waited (its files go once the delete commits): a 404, not a
+            // storage fault.
+            var deleted = false
+            do { deleted = try catalog.adapter(record.digest) == nil } catch {}
+            if deleted { throw CatalogError.unknownAdapter(record.digest) }
+            throw error
+        }
+    }
+
+    private func loadVerified(_ record: AdapterRecord) throws -> LoRAAdapter {
         do { return try loadUnchecked(record) } catch let error as AdapterError {
             switch error {
             case .tooManyModules, .rankTooLarge, .patternsTooCostly:
@@ -76,7 +103,7 @@ public final class AdapterService: Sendable {
         }
     }
 
-    private func loadUnchecked(_ record: AdapterRecord) throws -> LoRAAdapter {
+    func loadUnchecked(_ record: AdapterRecord) throws -> LoRAAdapter {
         let weights = try SafetensorsFile(contentsOf: catalog.blobs.url(for: record.weightsBlob))
         switch record.format {
         case .kohya:
@@ -107,6 +134,13 @@ public final class AdapterService: Sendable {
 /// A stored file the server cannot read back (it passed validation when stored).
 struct StoredFileError: Error {
     let digest: SHA256Digest
+}
+
+/// An adapter whose stored file failed verification (now or earlier): its bytes are never served.
+struct BlobDamaged: Error {
+    /// The damaged blob, when known (an adapter marked damaged earlier may not say which).
+    let blob: SHA256Digest?
+    let adapter: SHA256Digest
 }
 
 /// Hands a value that is used by one task at a time to a pool thread (the caller awaits the result).

@@ -23,6 +23,8 @@ final class ComputePool: @unchecked Sendable {
     private var queue: [@Sendable () -> Void] = []
     private var head = 0
     private var closed = false
+    /// Jobs taken by a thread and not finished.
+    private var running = 0
     let label: String
     let width: Int
     /// The threads' nice value (Linux: per thread, inherited by the threads they start).
@@ -98,8 +100,27 @@ final class ComputePool: @unchecked Sendable {
                 queue.removeAll(keepingCapacity: true)
                 head = 0
             }
+            running += 1
             condition.unlock()
             job()
+            condition.lock()
+            running -= 1
+            condition.unlock()
+        }
+    }
+
+    /// True when no job is queued or running.
+    var isIdle: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return head == queue.count && running == 0
+    }
+
+    /// Waits (polling every 10 ms, without blocking a thread) until the pool is idle or `deadline`
+    /// passes; shutdown uses it so the catalog is not closed under a job that still writes.
+    func waitIdle(until deadline: ContinuousClock.Instant) async {
+        while !isIdle, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

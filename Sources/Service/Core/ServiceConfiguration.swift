@@ -11,8 +11,19 @@ public struct ServiceConfiguration: Sendable {
     public var workers: Int
     /// Squeezes running at once (each uses `workers` threads); more wait their turn in the queue.
     public var concurrentSqueezes: Int
-    /// How long shutdown waits for in-flight requests.
+    /// How long shutdown waits for in-flight requests (after the drain delay).
     public var shutdownGrace: Duration
+    /// After SIGTERM, how long the server keeps accepting while `/readyz` answers 503, so load
+    /// balancers and Kubernetes endpoints stop sending before connections are refused.
+    public var drainDelay: Duration
+    /// How often the background scrub rehashes every blob; zero turns it off.
+    public var scrubInterval: Duration
+    /// Bytes per second the background scrub reads at most.
+    public var scrubBytesPerSecond: Int
+    /// How long finished jobs are kept.
+    public var jobRetention: Duration
+    /// Jobs queued or running at once (429 past it).
+    public var maxJobs: Int
     /// What one request may cost.
     public var limits: ServiceLimits
     public var http: HTTPLimits
@@ -21,7 +32,10 @@ public struct ServiceConfiguration: Sendable {
 
     public init(dataDirectory: URL = URL(fileURLWithPath: "./data"), host: String = "0.0.0.0", port: Int = 8080,
                 workers: Int = ProcessInfo.processInfo.activeProcessorCount, concurrentSqueezes: Int = 1,
-                shutdownGrace: Duration = .seconds(10), limits: ServiceLimits = ServiceLimits(),
+                shutdownGrace: Duration = .seconds(10), drainDelay: Duration = .seconds(5),
+                scrubInterval: Duration = .seconds(86_400), scrubBytesPerSecond: Int = 64 << 20,
+                jobRetention: Duration = .seconds(7 * 86_400), maxJobs: Int = 16,
+                limits: ServiceLimits = ServiceLimits(),
                 http: HTTPLimits = Self.defaultHTTPLimits, freeSpace: (any FreeSpaceProbe)? = nil) {
         self.dataDirectory = dataDirectory
         self.host = host
@@ -29,6 +43,11 @@ public struct ServiceConfiguration: Sendable {
         self.workers = workers
         self.concurrentSqueezes = concurrentSqueezes
         self.shutdownGrace = shutdownGrace
+        self.drainDelay = drainDelay
+        self.scrubInterval = scrubInterval
+        self.scrubBytesPerSecond = max(1, scrubBytesPerSecond)
+        self.jobRetention = jobRetention
+        self.maxJobs = max(1, maxJobs)
         self.limits = limits
         self.http = http
         self.freeSpace = freeSpace ?? FileSystemFreeSpace(path: dataDirectory.path)
@@ -50,6 +69,9 @@ public struct ServiceConfiguration: Sendable {
             "listen: \(host):\(port)",
             "squeeze workers: \(workers) threads, \(concurrentSqueezes) squeeze(s) at once",
             "http: \(http.maxConnections) connections, header timeout \(http.headerTimeout), body idle \(http.bodyIdleTimeout), handler \(http.handlerTimeout)",
+            "shutdown: drain delay \(drainDelay), grace \(shutdownGrace)",
+            "scrub: every \(scrubInterval == .zero ? "never (off)" : "\(scrubInterval)"), at most \(scrubBytesPerSecond) bytes/s",
+            "jobs: at most \(maxJobs) queued or running, finished ones kept \(jobRetention)",
         ] + limits.summary
     }
 }

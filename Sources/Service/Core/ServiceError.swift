@@ -20,6 +20,9 @@ enum ServiceError {
             // The client went away (or the server is stopping): nobody reads this answer. nginx logs 499.
             return HTTPError(HTTPStatus(499, "Client Closed Request"), type: "cancelled",
                              detail: "the request was cancelled before it finished")
+        case let e as BlobDamaged:
+            return HTTPError(.internalServerError, type: "blob-damaged",
+                             detail: "a stored file of adapter \(e.adapter.hex)\(e.blob.map { " (blob \($0.hex))" } ?? "") does not match its SHA-256; it was quarantined and the adapter's files are not served until the same content is uploaded again")
         case let e as StoredFileError:
             return HTTPError(.internalServerError, type: "storage",
                              detail: "stored adapter \(e.digest.hex) cannot be read back; an operator should run a scrub")
@@ -40,6 +43,10 @@ enum ServiceError {
             switch e {
             case .unknownReference, .unknownAdapter, .unknownJob, .unknownCacheEntry:
                 return HTTPError(.notFound, type: "not-found", detail: e.description)
+            case .tooManyJobs:
+                var refused = HTTPError(.tooManyRequests, type: "too-many-jobs", detail: e.description)
+                refused.headers["Retry-After"] = "30"
+                return refused
             case .invalidReference, .invalidQuery, .invalidJobID, .invalidCacheKey, .invalidBudget, .invalidJobKind:
                 return HTTPError(.badRequest, type: "invalid-request", detail: e.description)
             default:

@@ -6,12 +6,21 @@ import Store
 /// Streams an upload into the blob store's temporary files as it arrives (never whole in memory),
 /// hashing on the way: `multipart/form-data` with the two PEFT files, `application/x-tar` of a PEFT
 /// directory, or a bare `.safetensors` (a kohya file). Nothing is committed here.
+///
+/// The request's chunks are parsed on the handler's task; the weights' bytes are gathered into
+/// `writeBatchBytes` batches and written and hashed on the I/O pool, so no file write or SHA-256
+/// runs on Swift's cooperative threads. At most one batch is in memory besides the one being written.
 struct UploadReceiver {
     /// The files found in an upload: the config in memory (it is small), the weights in a blob writer.
     struct Files {
         var config: [UInt8]?
         var weights: BlobWriter?
+        /// Weight bytes received and not yet handed to the writer.
+        var pending: [UInt8] = []
     }
+
+    /// Bytes gathered before a write on the I/O pool.
+    static let writeBatchBytes = 1 << 20
 
     enum Kind: Equatable { case multipart(boundary: String), tar, safetensors }
 
@@ -19,15 +28,17 @@ struct UploadReceiver {
     static let weightsName = PEFTFiles.weights
 
     let blobs: BlobStore
+    let io: ComputePool
     let maxConfigBytes: Int
     /// `spaceCheck(received)` runs each time another `spaceCheckInterval` bytes have arrived; it
     /// throws (507) to stop an upload the disk cannot take.
     let spaceCheckInterval: Int
     let spaceCheck: @Sendable (_ received: Int) async throws -> Void
 
-    init(blobs: BlobStore, maxConfigBytes: Int, spaceCheckInterval: Int = .max,
+    init(blobs: BlobStore, io: ComputePool, maxConfigBytes: Int, spaceCheckInterval: Int = .max,
          spaceCheck: @escaping @Sendable (Int) async throws -> Void = { _ in }) {
         self.blobs = blobs
+        self.io = io
         self.maxConfigBytes = maxConfigBytes
         self.spaceCheckInterval = max(1, spaceCheckInterval)
         self.spaceCheck = spaceCheck
@@ -61,10 +72,13 @@ struct UploadReceiver {
             case let .multipart(boundary): try await receiveMultipart(body, boundary: boundary, into: &files)
             case .tar: try await receiveTar(body, into: &files)
             case .safetensors:
-                let writer = try blobs.makeWriter()
-                files.weights = writer
-                for try await chunk in body { try writer.append(chunk) }
+                files.weights = try blobs.makeWriter()
+                for try await chunk in body {
+                    files.pending += chunk
+                    try await flush(&files, ifAtLeast: Self.writeBatchBytes)
+                }
             }
+            try await flush(&files, ifAtLeast: 0)
         } catch {
             files.weights?.abort()
             throw error
@@ -101,7 +115,7 @@ struct UploadReceiver {
                 throw HTTPError(.contentTooLarge, type: "config-too-large",
                                 detail: "\(Self.configName) is larger than \(maxConfigBytes) bytes")
             }
-        case .weights: try files.weights!.append(bytes)
+        case .weights: files.pending += bytes
         case .ignored: break
         }
     }
@@ -128,8 +142,20 @@ struct UploadReceiver {
                 }
             }
         }
-        for try await chunk in body { try handle(try parser.feed(chunk), &files) }
+        for try await chunk in body {
+            try handle(try parser.feed(chunk), &files)
+            try await flush(&files, ifAtLeast: Self.writeBatchBytes)
+        }
         try handle(try parser.finish(), &files)
+    }
+
+    /// Writes the pending weight bytes on the I/O pool once there are at least `threshold`.
+    private func flush(_ files: inout Files, ifAtLeast threshold: Int) async throws {
+        guard !files.pending.isEmpty, files.pending.count >= threshold, let writer = files.weights else { return }
+        let batch = files.pending
+        files.pending = []
+        let target = UnsafeSendable(writer)
+        try await io.run { try target.value.append(batch) }
     }
 
     private func receiveTar(_ body: SpaceCheckedBody, into files: inout Files) async throws {
@@ -146,7 +172,10 @@ struct UploadReceiver {
                 }
             }
         }
-        for try await chunk in body { try handle(try reader.feed(chunk), &files) }
+        for try await chunk in body {
+            try handle(try reader.feed(chunk), &files)
+            try await flush(&files, ifAtLeast: Self.writeBatchBytes)
+        }
         try handle(try reader.finish(), &files)
     }
 }

@@ -1,26 +1,54 @@
 import Foundation
 import Logging
 import Store
+import Synchronization
 
-/// Runs normalize jobs one at a time in the background, recording progress in SQLite after every
-/// adapter, so `GET /v1/jobs/{id}` can follow it and a restart resumes where it stopped.
+/// Runs normalize jobs one at a time in the background. Each adapter's outcome is a row of its own
+/// (`AdapterCatalog.finishJobItem`), written as soon as it is known, so `GET /v1/jobs/{id}` follows
+/// progress, recording it costs the same at the last adapter as at the first, and a restart resumes
+/// at the first adapter without an outcome.
 actor JobRunner {
     private var queue: [JobID] = []
-    private var running = false
+    private var task: Task<Void, Never>?
+    /// Raised by shutdown: a running job stops before its next adapter (and stays `running`, so the
+    /// next start resumes it); nothing new starts.
+    nonisolated let stopping = Atomic(false)
+
+    nonisolated var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    nonisolated func requestStop() { stopping.store(true, ordering: .relaxed) }
 
     func enqueue(_ id: JobID, service: AdapterService) {
+        guard !isStopping else { return }
         queue.append(id)
-        guard !running else { return }
-        running = true
-        Task { await self.drain(service) }
+        guard task == nil else { return }
+        task = Task { await self.drain(service) }
     }
 
     private func drain(_ service: AdapterService) async {
-        while !queue.isEmpty {
+        while !queue.isEmpty, !isStopping {
             let id = queue.removeFirst()
             await service.runNormalize(id)
         }
-        running = false
+        task = nil
+    }
+
+    /// Stops taking jobs and waits for the running one to reach an adapter boundary; past `deadline`
+    /// it is cancelled (its squeeze stops at the next module) and awaited.
+    func stop(deadline: ContinuousClock.Instant) async {
+        requestStop()
+        guard let running = task else { return }
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await running.value; return true }
+            group.addTask { try? await Task.sleep(until: deadline); return false }
+            let first = await group.next() ?? true
+            group.cancelAll()
+            return first
+        }
+        if !finished {
+            running.cancel()
+            await running.value
+        }
     }
 }
 
@@ -28,6 +56,7 @@ extension AdapterService {
     static let normalizeKind = "normalize"
 
     /// Creates a normalize job for `request` (after resolving which adapters it covers) and starts it.
+    /// 429 `too-many-jobs` when `maxJobs` are already queued or running.
     func createNormalizeJob(_ body: NormalizeRequest) async throws -> JobRecord {
         _ = try body.squeezeRequest(maxRank: limits.maxRank)
         let chosen = [body.adapters != nil, body.prefix != nil, body.all == true].filter { $0 }.count
@@ -37,69 +66,94 @@ extension AdapterService {
         var digests: [String] = []
         if let refs = body.adapters {
             guard !refs.isEmpty else { throw ServiceError.badRequest("\"adapters\" is empty", type: "invalid-job") }
-            for ref in refs { digests.append(try catalog.resolve(ref).digest.hex) }
+            digests = try await store.read { catalog in try refs.map { try catalog.resolve($0).digest.hex } }
         } else {
             var offset: Int? = 0
             while let o = offset {
-                let page = try catalog.list(AdapterQuery(limit: AdapterQuery.maxLimit, offset: o, namePrefix: body.prefix))
+                let query = AdapterQuery(limit: AdapterQuery.maxLimit, offset: o, namePrefix: body.prefix)
+                let page = try await store.read { try $0.list(query) }
                 digests += page.items.map(\.digest.hex)
                 offset = page.nextOffset
+                guard digests.count <= limits.maxJobAdapters else { break }
             }
         }
         var seen = Set<String>()
         digests = digests.filter { seen.insert($0).inserted }
         guard digests.count <= limits.maxJobAdapters else {
-            throw ServiceError.badRequest("the job covers \(digests.count) adapters; at most \(limits.maxJobAdapters) per job", type: "invalid-job")
+            throw ServiceError.badRequest("the job covers \(digests.count > limits.maxJobAdapters ? "more than \(limits.maxJobAdapters)" : "\(digests.count)") adapters; at most \(limits.maxJobAdapters) per job (max job adapters)", type: "invalid-job")
         }
-        var stored = body
-        stored.digests = digests
-        let json = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
-        var job = try catalog.createJob(kind: Self.normalizeKind, request: json, total: digests.count)
-        let outcomes = digests.map { NormalizeOutcome(digest: $0, status: "pending") }
-        job = try catalog.updateJob(job.id, JobUpdate(result: try Self.encode(outcomes)))
+        let json = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)   // its adapters are the job's items
+        let (maxJobs, items) = (configuration.maxJobs, digests)
+        let job = try await store.write {
+            try $0.createJob(kind: Self.normalizeKind, request: json, items: items, maxUnfinished: maxJobs)
+        }
         await jobs.enqueue(job.id, service: self)
         return job
     }
 
     /// Re-queues jobs a previous run left unfinished.
     public func resumeJobs() async throws {
-        for job in try catalog.unfinishedJobs() where job.kind == Self.normalizeKind {
-            if job.state == .running { try catalog.updateJob(job.id, JobUpdate(state: .queued)) }
+        for job in try await store.read({ try $0.unfinishedJobs() }) where job.kind == Self.normalizeKind {
+            if job.state == .running {
+                let id = job.id
+                try await store.write { try $0.updateJob(id, JobUpdate(state: .queued)) }
+            }
             logger.info("resuming normalize job \(job.id) (\(job.done)/\(job.total))")
             await jobs.enqueue(job.id, service: self)
         }
     }
 
-    /// Runs one job to the end; adapters already done (before a restart) are skipped.
+    /// Runs one job to the end; adapters already done (before a restart) are skipped. Shutdown stops
+    /// it between adapters (or cancels the squeeze in progress): it stays `running` and the next start
+    /// resumes it.
     func runNormalize(_ id: JobID) async {
         do {
-            guard var job = try catalog.job(id), !job.state.isFinished else { return }
+            guard let job = try await store.read({ try $0.job(id) }), !job.state.isFinished else { return }
             let body = try JSONDecoder().decode(NormalizeRequest.self, from: Data(job.request.utf8))
             let squeeze = try body.squeezeRequest(maxRank: limits.maxRank)
-            var outcomes = try job.result.map { try JSONDecoder().decode([NormalizeOutcome].self, from: Data($0.utf8)) }
-                ?? (body.digests ?? []).map { NormalizeOutcome(digest: $0, status: "pending") }
-            job = try catalog.updateJob(id, JobUpdate(state: .running))
-            for i in outcomes.indices where outcomes[i].status == "pending" {
-                do {
-                    guard let digest = SHA256Digest(outcomes[i].digest), let record = try catalog.adapter(digest) else {
-                        throw CatalogError.unknownReference(outcomes[i].digest)
-                    }
-                    _ = try await squeezed(record, squeeze, client: nil)
-                    outcomes[i].status = "done"
-                    outcomes[i].urls = Self.squeezedURLs(digest: digest.hex, squeeze, format: record.format)
-                } catch {
-                    outcomes[i].status = "failed"
-                    outcomes[i].error = ServiceError.http(error).detail
-                }
-                let done = outcomes.filter { $0.status != "pending" }.count
-                job = try catalog.updateJob(id, JobUpdate(done: done, result: try Self.encode(outcomes)))
+            let items = try await store.read { try $0.jobItems(id) }
+            guard items.count == job.total else {
+                throw JobDamaged(detail: "the job has \(items.count) adapters recorded for \(job.total) expected")
             }
-            let failed = outcomes.filter { $0.status == "failed" }.count
-            try catalog.updateJob(id, JobUpdate(state: failed == 0 ? .succeeded : .failed,
-                                                error: failed == 0 ? nil : "\(failed) of \(outcomes.count) adapters failed"))
+            try await store.write { try $0.updateJob(id, JobUpdate(state: .running)) }
+            for item in items where item.status == .pending {
+                if jobs.isStopping || Task.isCancelled {
+                    logger.info("normalize job \(id) paused at adapter \(item.position + 1)/\(items.count) for shutdown; it resumes at the next start")
+                    return
+                }
+                var status = JobItem.Status.done
+                var failure: String?
+                var result: String?
+                do {
+                    let subject = item.subject
+                    guard let digest = SHA256Digest(subject),
+                          let record = try await store.read({ try $0.adapter(digest) }) else {
+                        throw CatalogError.unknownReference(subject)
+                    }
+                    let entry = try await squeezed(record, squeeze, client: nil)
+                    result = try Self.encode(NormalizeOutcome.Result(
+                        urls: Self.squeezedURLs(digest: digest.hex, squeeze, format: record.format),
+                        blobs: Self.blobURLs(entry)))
+                } catch is CancellationError {
+                    return   // shutdown: the item stays pending
+                } catch {
+                    status = .failed
+                    failure = ServiceError.http(error).detail
+                }
+                let (position, s, f, r) = (item.position, status, failure, result)
+                try await store.write { try $0.finishJobItem(id, position: position, status: s, error: f, result: r) }
+            }
+            let failed = try await store.read { try $0.jobItems(id) }.filter { $0.status == .failed }.count
+            try await store.write {
+                try $0.updateJob(id, JobUpdate(state: failed == 0 ? .succeeded : .failed,
+                                               error: failed == 0 ? nil : "\(failed) of \(items.count) adapters failed"))
+            }
+        } catch is CancellationError {
+            return
         } catch {
             logger.error("normalize job \(id) stopped: \(error)")
-            _ = try? catalog.updateJob(id, JobUpdate(state: .failed, error: "\(error)"))
+            let detail = (error as? JobDamaged)?.detail ?? ServiceError.http(error).detail
+            _ = try? await store.write { try $0.updateJob(id, JobUpdate(state: .failed, error: detail)) }
         }
     }
 
@@ -111,9 +165,21 @@ extension AdapterService {
         return urls
     }
 
+    /// The content-addressed URLs of a cache entry's files (`/v1/blobs/{sha256}`, immutable).
+    static func blobURLs(_ entry: CacheEntry) -> [String: String] {
+        var urls = ["adapter_model.safetensors": "/v1/blobs/\(entry.weightsBlob.hex)"]
+        if let config = entry.configBlob { urls["adapter_config.json"] = "/v1/blobs/\(config.hex)" }
+        return urls
+    }
+
     static func encode<T: Encodable>(_ value: T) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return String(decoding: try e.encode(value), as: UTF8.self)
     }
+}
+
+/// A stored job that cannot be run as recorded.
+struct JobDamaged: Error {
+    let detail: String
 }

@@ -18,6 +18,12 @@ final class ServiceMetrics: Sendable {
         registry.describeCounter("lora_squeeze_upload_bytes_total", "Weight bytes uploaded.")
         registry.describeCounter("lora_squeeze_squeezes_cancelled_total",
                                  "Requests that stopped waiting for a squeeze because their client went away.")
+        registry.describeCounter("lora_squeeze_blobs_damaged_total",
+                                 "Stored files found not to match their SHA-256 and quarantined, by what found them (read: first read since start; scrub: the background scrub).",
+                                 labels: ["found_by"])
+        registry.describeCounter("lora_squeeze_scrubs_total", "Background scrubs completed.")
+        registry.describeCounter("lora_squeeze_scrub_bytes_total", "Bytes rehashed by the background scrub.")
+        registry.describeCounter("lora_squeeze_jobs_deleted_total", "Finished jobs deleted after the retention period.")
         registry.describeCounter("lora_squeeze_problems_total",
                                  "Error responses by problem type (e.g. squeeze-queue-full, too-many-squeezes, output-too-large, insufficient-storage).",
                                  labels: ["type"])
@@ -25,6 +31,19 @@ final class ServiceMetrics: Sendable {
 
     func problem(_ type: String) {
         registry.increment("lora_squeeze_problems_total", labels: [type])
+    }
+
+    func blobDamaged(foundBy: String) {
+        registry.increment("lora_squeeze_blobs_damaged_total", labels: [foundBy])
+    }
+
+    func scrubbed(bytes: Int64, completed: Bool) {
+        registry.increment("lora_squeeze_scrub_bytes_total", by: Double(bytes))
+        if completed { registry.increment("lora_squeeze_scrubs_total") }
+    }
+
+    func jobsDeleted(_ count: Int) {
+        registry.increment("lora_squeeze_jobs_deleted_total", by: Double(count))
     }
 
     func squeezeCancelled() {

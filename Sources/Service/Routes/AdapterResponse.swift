@@ -28,6 +28,9 @@ struct AdapterResponse: Encodable {
     let files: [String: String]
     let modules: [Module]?
     let candidates: [AdapterInspection.Candidate]?
+    /// Present (true) when a stored file of the adapter failed verification: its files are not served
+    /// until the same content is uploaded again.
+    let damaged: Bool?
 
     init(_ r: AdapterRecord, detailed: Bool) {
         digest = r.digest.hex
@@ -47,6 +50,7 @@ struct AdapterResponse: Encodable {
                    rank: $0.rank, dtype: $0.dtype, alpha: $0.alpha, scale: $0.scale, ranks: $0.ranks, energy: $0.energy)
         }
         candidates = inspection?.candidates
+        damaged = r.damaged ? true : nil
     }
 }
 

@@ -17,22 +17,24 @@ extension AdapterService {
         t.add(.get, "/v1/adapters") { [self] request in
             let limit = try Self.intQuery(request, "limit", default: 100, range: 1...AdapterQuery.maxLimit)
             let offset = try Self.intQuery(request, "offset", default: 0, range: 0...Int.max)
-            let page = try catalog.list(AdapterQuery(limit: limit, offset: offset, namePrefix: request.queryValue("name"),
-                                                     baseModel: request.queryValue("base_model")))
+            let query = AdapterQuery(limit: limit, offset: offset, namePrefix: request.queryValue("name"),
+                                     baseModel: request.queryValue("base_model"))
+            let page = try await store.read { try $0.list(query) }
             struct Page: Encodable { let items: [AdapterResponse]; let total: Int; let nextOffset: Int? }
             return .json(try JSONBody.encode(Page(items: page.items.map { AdapterResponse($0, detailed: false) },
                                                   total: page.total, nextOffset: page.nextOffset)))
         }
 
         t.add(.get, "/v1/adapters/:ref") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(r, detailed: true)))
             response.headers["Cache-Control"] = "no-cache"  // its names can change
             return response
         }
 
         t.add(.delete, "/v1/adapters/:ref") { [self] request in
-            let deletion = try catalog.delete(try AdapterReference(parsing: request.pathParameters["ref"] ?? ""))
+            let reference = try AdapterReference(parsing: request.pathParameters["ref"] ?? "")
+            let deletion = try await store.write { try $0.delete(reference) }
             struct Deleted: Encodable { let digest: String; let removedCacheEntries: Int; let removedBlobs: Int }
             return .json(try JSONBody.encode(Deleted(digest: deletion.adapter.digest.hex,
                                                      removedCacheEntries: deletion.removedCacheEntries.count,
@@ -46,8 +48,10 @@ extension AdapterService {
             guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
                 throw ServiceError.badRequest("the body must be JSON {\"adapter\": \"<digest or name>\"}", type: "invalid-body")
             }
-            let target = try catalog.resolve(body.adapter)
-            let previous = try catalog.setName(name, to: .digest(target.digest))
+            let (target, previous) = try await store.write { catalog in
+                let target = try catalog.resolve(body.adapter)
+                return (target, try catalog.setName(name, to: .digest(target.digest)))
+            }
             struct Moved: Encodable { let name: String; let digest: String; let previous: String? }
             return .json(try JSONBody.encode(Moved(name: name.description, digest: target.digest.hex, previous: previous?.hex)),
                          status: previous == nil ? .created : .ok)
@@ -55,14 +59,14 @@ extension AdapterService {
 
         t.add(.delete, "/v1/names/:name") { [self] request in
             let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
-            guard try catalog.removeName(name) != nil else {
+            guard try await store.write({ try $0.removeName(name) }) != nil else {
                 throw HTTPError(.notFound, type: "not-found", detail: "no adapter is named \(name)")
             }
             return .status(.noContent)
         }
 
         t.add(.get, "/v1/adapters/:ref/files/:file") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let file = request.pathParameters["file"] ?? ""
             let blob: SHA256Digest?
             switch file {
@@ -74,21 +78,45 @@ extension AdapterService {
                 throw HTTPError(.notFound, type: "not-found",
                                 detail: "adapter \(r.digest.hex) has no file \"\(file.prefix(80))\" (files: \(r.format == .peft ? "adapter_config.json, " : "")adapter_model.safetensors)")
             }
-            return try await blobResponse(blob, contentType: Self.contentType(file), request: request, cacheControl: Self.cacheControl(request, r))
+            return try await blobResponse(blob, contentType: Self.contentType(file), request: request,
+                                          cacheControl: Self.cacheControl(request, r), of: r)
+        }
+
+        // A blob by its SHA-256: the content-addressed, immutable URL of any stored file (squeezed
+        // outputs included), so clients and CDNs can cache it for good.
+        t.add(.get, "/v1/blobs/:digest") { [self] request in
+            let text = request.pathParameters["digest"] ?? ""
+            guard let digest = SHA256Digest(text) else {
+                throw HTTPError(.badRequest, type: "invalid-digest", detail: "\"\(text.prefix(80))\" is not a SHA-256 digest (64 lowercase hex characters)")
+            }
+            let notFound = HTTPError(.notFound, type: "not-found", detail: "no stored file has the digest \(digest.hex)")
+            guard let known = try await store.read({ try $0.blobInfo(digest) }) else { throw notFound }
+            if known.damaged {
+                throw HTTPError(.internalServerError, type: "blob-damaged",
+                                detail: "stored file \(digest.hex) does not match its SHA-256; it was quarantined")
+            }
+            do {
+                return try await blobResponse(digest, contentType: "application/octet-stream", request: request,
+                                              cacheControl: Self.immutable, of: nil)
+            } catch is BlobMissing {
+                throw notFound   // evicted, or a cache entry's file found damaged and removed
+            }
         }
     }
 
-    /// A stored blob with its digest as ETag (so If-None-Match and If-Range work across restarts),
-    /// Range support and sendfile(2). A blob read for the first time since start is verified first.
-    func blobResponse(_ digest: SHA256Digest, contentType: String, request: HTTPRequest, cacheControl: String) async throws -> HTTPResponse {
-        let blobs = catalog.blobs
-        let verification = try await io.run { try blobs.verifyIfCold(digest) }
-        switch verification {
-        case .intact: break
-        case .missing: throw BlobMissing(digest: digest)
-        case .corrupt:
-            logger.error("blob \(digest.hex) failed verification: \(verification)")
-            throw HTTPError(.internalServerError, type: "corrupt-blob", detail: "stored file \(digest.hex) is damaged; an operator should run a scrub")
+    /// For URLs whose content can never change: the adapter files and blobs addressed by digest.
+    static let immutable = "public, max-age=31536000, immutable"
+
+    /// A stored blob with its SHA-256 as ETag (so If-None-Match and If-Range work across restarts and
+    /// whatever URL it was fetched by), Range support and sendfile(2), and `Content-Location` naming
+    /// its content-addressed URL. A blob read for the first time since start is verified first
+    /// (`checkBlob`; `of` is the adapter whose file it is, nil for a cache entry's); a HEAD reads no
+    /// bytes, so it skips that.
+    func blobResponse(_ digest: SHA256Digest, contentType: String, request: HTTPRequest, cacheControl: String,
+                      of adapter: AdapterRecord?) async throws -> HTTPResponse {
+        if let adapter, adapter.damaged { throw BlobDamaged(blob: nil, adapter: adapter.digest) }
+        if request.method != .head {
+            try await io.run { [self] in try checkBlob(digest, of: adapter) }
         }
         let response: HTTPResponse
         do {
@@ -99,6 +127,7 @@ extension AdapterService {
         }
         var withCaching = response
         withCaching.headers["Cache-Control"] = cacheControl
+        withCaching.headers["Content-Location"] = "/v1/blobs/\(digest.hex)"
         return withCaching
     }
 

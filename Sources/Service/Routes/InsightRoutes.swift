@@ -6,7 +6,7 @@ import SqueezeEngine
 extension AdapterService {
     func addInsightRoutes(_ t: inout RouteTable) {
         t.add(.get, "/v1/adapters/:ref/spectrum") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let inspection = try inspections.inspection(r)
             struct Module: Encodable { let name: String; let rank: Int; let singularValues: [Double]; let ranks: [Int]; let energy: [Double] }
             struct Body: Encodable { let digest: String; let modules: [Module]; let candidates: [AdapterInspection.Candidate] }
@@ -18,13 +18,18 @@ extension AdapterService {
         }
 
         t.add(.get, "/v1/adapters/:ref/spectrum.svg") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let inspection = try inspections.inspection(r)
             let maxRank = inspection.modules.map(\.rank).max() ?? 1
             let marks = [1, 8, 16, 32, 64, 128, 256, 320, 512].filter { $0 <= maxRank }
-            let title = (r.names.first?.description ?? String(r.digest.hex.prefix(12))) + " — \(inspection.modules.count) modules"
-            let svg = SpectrumSVG.render(title: title, spectra: inspection.modules.map { ($0.name, $0.singularValues) }, marks: marks)
-            var response = HTTPResponse.bytes(Array(svg.utf8), contentType: "image/svg+xml")
+            // Addressed by digest, the plot names only the digest, so its bytes never change and it is
+            // immutable; addressed by a name, it shows the name, which can move: it revalidates.
+            let byDigest = request.pathParameters["ref"] == r.digest.hex
+            let label = byDigest ? String(r.digest.hex.prefix(12)) : (request.pathParameters["ref"] ?? "")
+            let title = label + " — \(inspection.modules.count) modules"
+            let svg = Array(SpectrumSVG.render(title: title, spectra: inspection.modules.map { ($0.name, $0.singularValues) }, marks: marks).utf8)
+            let etag = "\"" + (try SHA256.hash(svg)).hex + "\""
+            var response = HTTPResponse.segments([.bytes(svg)], contentType: "image/svg+xml", etag: etag, request: request)
             response.headers["Cache-Control"] = Self.cacheControl(request, r)
             return response
         }

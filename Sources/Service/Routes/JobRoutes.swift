@@ -15,13 +15,13 @@ extension AdapterService {
         let createdAt: String
         let updatedAt: String
 
-        init(_ job: JobRecord) {
+        init(_ job: JobRecord, items: [JobItem]) {
             id = job.id.description
             kind = job.kind
             state = job.state.rawValue
             done = job.done
             total = job.total
-            adapters = job.result.flatMap { try? JSONDecoder().decode([NormalizeOutcome].self, from: Data($0.utf8)) } ?? []
+            adapters = items.map(NormalizeOutcome.init)
             error = job.error
             let f = ISO8601DateFormatter()
             createdAt = f.string(from: job.createdAt)
@@ -32,22 +32,24 @@ extension AdapterService {
     func addJobRoutes(_ t: inout RouteTable) {
         t.add(.post, "/v1/normalize", maxBodyBytes: 1 << 20) { [self] request in
             let bytes = try await request.body.collect(upTo: 1 << 20)
-            let body: NormalizeRequest
-            do { body = try JSONDecoder().decode(NormalizeRequest.self, from: Data(bytes)) } catch {
-                throw ServiceError.badRequest("the body must be JSON like {\"adapters\": [\"name-or-digest\"], \"rank\": 16} (or \"prefix\", or \"all\": true; optional method, dtype, energy): \(error)", type: "invalid-body")
-            }
+            let body = try JSONBody.decode(NormalizeRequest.self, from: bytes,
+                                           expected: "{\"adapters\": [\"name-or-digest\"], \"rank\": 16} (or \"prefix\", or \"all\": true; optional method, dtype, energy)")
             let job = try await createNormalizeJob(body)
-            var response = HTTPResponse.json(try JSONBody.encode(JobResponse(job)), status: .accepted)
+            let id = job.id
+            let items = try await store.read { try $0.jobItems(id) }
+            var response = HTTPResponse.json(try JSONBody.encode(JobResponse(job, items: items)), status: .accepted)
             response.headers["Location"] = "/v1/jobs/\(job.id)"
             return response
         }
 
         t.add(.get, "/v1/jobs/:id") { [self] request in
             let id = try JobID(validating: request.pathParameters["id"] ?? "")
-            guard let job = try catalog.job(id) else {
+            guard let (job, items) = try await store.read({ catalog in
+                try catalog.job(id).map { ($0, try catalog.jobItems(id)) }
+            }) else {
                 throw HTTPError(.notFound, type: "not-found", detail: "no job \(id)")
             }
-            return .json(try JSONBody.encode(JobResponse(job)))
+            return .json(try JSONBody.encode(JobResponse(job, items: items)))
         }
     }
 }

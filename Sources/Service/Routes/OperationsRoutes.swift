@@ -9,17 +9,18 @@ extension AdapterService {
             if isDraining {
                 return .json("{\"status\":\"draining\"}", status: .serviceUnavailable)
             }
-            do {
-                try catalog.checkWritable()
-            } catch {
-                logger.error("readyz: \(error)")
-                return .json(try JSONBody.encode(["status": "unavailable", "detail": "\(error)"]), status: .serviceUnavailable)
+            // Proves the catalog and the blob store take writes — at most once a second, on the catalog's
+            // write thread, however many probes arrive.
+            if let failure = await readiness.failure({ try await store.write { try $0.checkWritable() } }) {
+                logger.error("readyz: \(failure)")
+                return .json(try JSONBody.encode(["status": "unavailable", "detail": failure]), status: .serviceUnavailable)
             }
             return .json("{\"status\":\"ready\"}")
         }
 
         t.add(.get, "/metrics") { [self] _ in
-            let text = metrics.render(statistics: try catalog.statistics(),
+            let statistics = try await store.read { try $0.statistics() }
+            let text = metrics.render(statistics: statistics,
                                       openConnections: server.withLock { $0?.connectionCount ?? 0 },
                                       squeezesInFlight: flights.inFlightCount,
                                       squeezesWaiting: admission.waitingByClient.values.reduce(0, +),

@@ -17,6 +17,16 @@ extension AdapterService {
         }
     }
 
+    /// HEAD of a squeezed or merged URL not computed yet: 200 with what a GET would say but for the
+    /// file's length and ETag, which nobody knows before computing — so neither is sent (no
+    /// `Content-Length` promise that could not be kept). Nothing is computed; a GET computes it.
+    static func notComputedYet(contentType: String) -> HTTPResponse {
+        var response = HTTPResponse(status: .ok, body: .stream(length: nil) { _ in })
+        response.headers["Content-Type"] = contentType
+        response.headers["Cache-Control"] = computedCacheControl
+        return response
+    }
+
     /// The client a request counts against for fairness: its address, without the port.
     static func client(_ request: HTTPRequest) -> String { request.remoteAddress?.host ?? "unknown" }
 
@@ -28,7 +38,7 @@ extension AdapterService {
         // …/squeezed/{rank}/adapter_config.json and …/squeezed/{rank}/adapter_model.safetensors: a PEFT
         // directory at one deployment rank, so a host fetches two URLs into a folder and loads it.
         t.add(.get, "/v1/adapters/:ref/squeezed/:rank/:file") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let squeeze = try squeezeRequest(request.pathParameters["rank"] ?? "", request)
             let file = request.pathParameters["file"] ?? ""
             guard file == PEFTFiles.config || file == PEFTFiles.weights else {
@@ -37,22 +47,28 @@ extension AdapterService {
             if file == PEFTFiles.config && r.format == .kohya {
                 throw HTTPError(.notFound, type: "not-found", detail: "adapter \(r.digest.hex) is a kohya file: it has no adapter_config.json")
             }
-            return try await withCached(r, { try await squeezed(r, squeeze, client: Self.client(request)) }) { entry in
+            func respond(_ entry: CacheEntry) async throws -> HTTPResponse {
                 guard let blob = file == PEFTFiles.config ? entry.configBlob : entry.weightsBlob else {
                     throw HTTPError(.notFound, type: "not-found", detail: "the squeezed adapter has no \(file)")
                 }
                 return try await blobResponse(blob, contentType: Self.contentType(file), request: request,
-                                              cacheControl: Self.cacheControl(request, r))
+                                              cacheControl: Self.computedCacheControl, of: nil)
             }
+            if request.method == .head {
+                guard let entry = try await cachedSqueeze(r, squeeze) else { return Self.notComputedYet(contentType: Self.contentType(file)) }
+                return try await respond(entry)
+            }
+            return try await withCached(r, { try await squeezed(r, squeeze, client: Self.client(request)) }, respond)
         }
 
         // …/squeezed/{rank}/pin: keep a squeeze out of eviction (computing it first if needed), or let it go.
         t.add(.put, "/v1/adapters/:ref/squeezed/:rank/pin") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let squeeze = try squeezeRequest(request.pathParameters["rank"] ?? "", request)
             let entry = try await squeezed(r, squeeze, client: Self.client(request))
             let pinned: CacheEntry
-            do { pinned = try catalog.pin(entry.key, maxPinnedBytes: limits.pinnedBytesCap) } catch let e as CatalogError {
+            let cap = limits.pinnedBytesCap
+            do { pinned = try await store.write { try $0.pin(entry.key, maxPinnedBytes: cap) } } catch let e as CatalogError {
                 guard case .pinnedBytesExceeded = e else { throw e }
                 throw HTTPError(.conflict, type: "pinned-bytes-exceeded", detail: e.description)
             }
@@ -60,26 +76,32 @@ extension AdapterService {
         }
 
         t.add(.delete, "/v1/adapters/:ref/squeezed/:rank/pin") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let (key, _, _) = try cacheKey(r, try squeezeRequest(request.pathParameters["rank"] ?? "", request))
-            guard try catalog.cachePeek(key) != nil else {
+            let unpinned: CacheEntry
+            do { unpinned = try await store.write { try $0.unpin(key) } } catch CatalogError.unknownCacheEntry {
                 throw HTTPError(.notFound, type: "not-found", detail: "no cached squeeze of \(r.digest.hex) at rank \(key.rank) with these options")
             }
-            return .json(try JSONBody.encode(CacheEntryResponse(try catalog.unpin(key))))
+            return .json(try JSONBody.encode(CacheEntryResponse(unpinned)))
         }
 
         // …/squeezed/{rank}.tar: both files in one ustar archive, streamed.
         t.add(.get, "/v1/adapters/:ref/squeezed/:archive") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             let archive = request.pathParameters["archive"] ?? ""
             guard archive.hasSuffix(".tar") else {
                 throw HTTPError(.notFound, type: "not-found", detail: "ask for …/squeezed/{rank}.tar or …/squeezed/{rank}/{file}")
             }
             let squeeze = try squeezeRequest(String(archive.dropLast(4)), request)
-            return try await withCached(r, { try await squeezed(r, squeeze, client: Self.client(request)) }) { entry in
+            func respond(_ entry: CacheEntry) async throws -> HTTPResponse {
                 var files: [(name: String, digest: SHA256Digest)] = []
                 if let c = entry.configBlob { files.append((PEFTFiles.config, c)) }
                 files.append((PEFTFiles.weights, entry.weightsBlob))
+                if request.method != .head {
+                    // Verified like every other read: a damaged output is dropped and computed again.
+                    let digests = files.map(\.digest)
+                    try await io.run { [self] in for d in digests { try checkBlob(d, of: nil) } }
+                }
                 // Open every file before answering: eviction may unlink a blob, an open descriptor keeps it readable.
                 var segments: [BodySegment] = []
                 for f in files {
@@ -91,16 +113,21 @@ extension AdapterService {
                 segments.append(.bytes(TarWriter.trailer))
                 let etag = "\"\(entry.weightsBlob.hex)-\(entry.configBlob?.hex.prefix(16) ?? "kohya")-tar\""
                 var response = HTTPResponse.segments(segments, contentType: "application/x-tar", etag: etag, request: request)
-                response.headers["Cache-Control"] = Self.cacheControl(request, r)
+                response.headers["Cache-Control"] = Self.computedCacheControl
                 response.headers["Content-Disposition"] = "attachment; filename=\"\(r.digest.hex.prefix(12))-r\(squeeze.rank).tar\""
                 return response
             }
+            if request.method == .head {
+                guard let entry = try await cachedSqueeze(r, squeeze) else { return Self.notComputedYet(contentType: "application/x-tar") }
+                return try await respond(entry)
+            }
+            return try await withCached(r, { try await squeezed(r, squeeze, client: Self.client(request)) }, respond)
         }
 
         // merged.safetensors: the dense ΔW of every module (of the squeezed form with ?rank=),
         // computed once into the cache like a squeeze, then served as a file.
         t.add(.get, "/v1/adapters/:ref/merged.safetensors") { [self] request in
-            let r = try record(request)
+            let r = try await record(request)
             var squeeze: SqueezeRequest?
             if let rankText = request.queryValue("rank") {
                 squeeze = try squeezeRequest(rankText, request)
@@ -113,10 +140,17 @@ extension AdapterService {
                 }
                 return d
             }
-            return try await withCached(r, { try await merged(r, squeeze: squeeze, dtype: dtype, client: Self.client(request)) }) { entry in
+            func respond(_ entry: CacheEntry) async throws -> HTTPResponse {
                 try await blobResponse(entry.weightsBlob, contentType: "application/octet-stream", request: request,
-                                       cacheControl: Self.cacheControl(request, r))
+                                       cacheControl: Self.computedCacheControl, of: nil)
             }
+            if request.method == .head {
+                guard let entry = try await cachedMerged(r, squeeze: squeeze, dtype: dtype) else {
+                    return Self.notComputedYet(contentType: "application/octet-stream")
+                }
+                return try await respond(entry)
+            }
+            return try await withCached(r, { try await merged(r, squeeze: squeeze, dtype: dtype, client: Self.client(request)) }, respond)
         }
     }
 }

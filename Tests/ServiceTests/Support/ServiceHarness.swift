@@ -28,13 +28,13 @@ enum ServiceHarness {
         return logger
     }
 
-    /// The test configuration: loopback, port 0, two workers, a short shutdown grace.
+    /// The test configuration: loopback, port 0, two workers, a short shutdown grace and no drain delay.
     static func configuration(directory: URL, _ customize: (inout ServiceConfiguration) -> Void = { _ in }) -> ServiceConfiguration {
         var limits = ServiceLimits()
         limits.cacheBudgetBytes = 1 << 30
         limits.minFreeDiskBytes = 0   // tests that need a full disk say so with their own probe
         var c = ServiceConfiguration(dataDirectory: directory, host: "127.0.0.1", port: 0,
-                                     workers: 2, shutdownGrace: .seconds(2), limits: limits)
+                                     workers: 2, shutdownGrace: .seconds(2), drainDelay: .zero, limits: limits)
         customize(&c)
         return c
     }

@@ -1,0 +1,124 @@
+import Foundation
+import Store
+
+extension AdapterService {
+    /// How often the upkeep loop wakes: cache hits are written at most this often.
+    static let maintenanceTick: Duration = .seconds(1)
+    /// How often finished jobs past their retention are deleted.
+    static let jobSweepInterval: Duration = .seconds(60)
+
+    /// Starts the upkeep loop: cache hits kept in memory written once a second (a cache hit does no
+    /// write of its own), finished jobs past `jobRetention` deleted every minute, and the background
+    /// scrub every `scrubInterval`. `stop()` cancels and awaits it.
+    func startMaintenance() {
+        let task = Task { [self] in
+            let clock = ContinuousClock()
+            var nextSweep = clock.now
+            var nextScrub = configuration.scrubInterval > .zero ? clock.now + configuration.scrubInterval : nil
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.maintenanceTick)
+                if Task.isCancelled { break }
+                await flushCacheTouches()
+                if clock.now >= nextSweep {
+                    nextSweep = clock.now + Self.jobSweepInterval
+                    await sweepJobs()
+                }
+                if let due = nextScrub, clock.now >= due {
+                    await scrub()
+                    nextScrub = clock.now + configuration.scrubInterval
+                }
+            }
+        }
+        background.withLock { $0.append(task) }
+    }
+
+    /// Cancels the upkeep loop (a scrub in progress stops at its next chunk) and waits for it.
+    func stopMaintenance() async {
+        let tasks = background.withLock { tasks in defer { tasks = [] }; return tasks }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    func flushCacheTouches() async {
+        guard catalog.pendingCacheTouches > 0 else { return }
+        do { try await store.write { try $0.flushCacheTouches() } } catch is CancellationError {} catch {
+            logger.warning("could not record cache hits (kept for the next try): \(error)")
+        }
+    }
+
+    func sweepJobs() async {
+        let cutoff = Date().addingTimeInterval(-configuration.jobRetention.seconds)
+        do {
+            let deleted = try await store.write { try $0.deleteFinishedJobs(updatedBefore: cutoff) }
+            if deleted > 0 {
+                metrics.jobsDeleted(deleted)
+                logger.info("deleted \(deleted) finished jobs older than the retention (\(configuration.jobRetention))")
+            }
+        } catch is CancellationError {} catch {
+            logger.warning("could not delete old jobs: \(error)")
+        }
+    }
+
+    /// Rehashes every blob at most `scrubBytesPerSecond`, on the I/O pool, one blob per job (so other
+    /// I/O interleaves). A damaged blob is quarantined as on a read (`checkBlob`). Returns the report.
+    @discardableResult
+    func scrub() async -> BlobScrubReport {
+        let blobs = catalog.blobs
+        var report = BlobScrubReport(strayFiles: [])
+        let started = ContinuousClock.now
+        logger.info("scrub: started")
+        do {
+            let digests = try await io.run { try blobs.digests() }
+            let pacer = ScrubPacer(bytesPerSecond: configuration.scrubBytesPerSecond)
+            for digest in digests {
+                if Task.isCancelled { throw CancellationError() }
+                let verification = try await io.run { flag in
+                    try blobs.verify(digest) { (bytes: Int) throws(BlobStoreError) in
+                        if flag.isRaised { throw BlobStoreError.system(operation: "scrub (stopping)", path: blobs.path(for: digest), errno: ECANCELED) }
+                        pacer.pace(bytes)
+                    }
+                }
+                switch verification {
+                case .intact(let size):
+                    report.bytes += size
+                    report.checked += 1
+                case let .corrupt(actual, size):
+                    report.bytes += size
+                    report.checked += 1
+                    report.corrupt.append(CorruptBlob(digest: digest, actual: actual, size: size))
+                    metrics.blobDamaged(foundBy: "scrub")
+                    try await store.write { try $0.quarantine(digest, actual: actual) }
+                case .missing:
+                    continue   // deleted while the scrub ran
+                }
+            }
+            metrics.scrubbed(bytes: report.bytes, completed: true)
+            logger.info("scrub: \(report.checked) blobs, \(report.bytes) bytes, \(report.corrupt.count) damaged, in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
+        } catch {
+            metrics.scrubbed(bytes: report.bytes, completed: false)
+            if Task.isCancelled || error is CancellationError {
+                logger.info("scrub: stopped after \(report.checked) blobs")
+            } else {
+                logger.error("scrub: failed after \(report.checked) blobs: \(error)")
+            }
+        }
+        return report
+    }
+}
+
+/// Keeps a reader to a byte rate: after each chunk, sleeps until the bytes read so far are due.
+/// Used from one I/O thread at a time (one blob per job, awaited in order).
+final class ScrubPacer: @unchecked Sendable {
+    private let bytesPerSecond: Double
+    private let start = ContinuousClock.now
+    private var bytes: Double = 0
+
+    init(bytesPerSecond: Int) { self.bytesPerSecond = Double(max(1, bytesPerSecond)) }
+
+    func pace(_ count: Int) {
+        bytes += Double(count)
+        let due = bytes / bytesPerSecond
+        let elapsed = (ContinuousClock.now - start).seconds
+        if due > elapsed { Thread.sleep(forTimeInterval: min(due - elapsed, 1)) }
+    }
+}
