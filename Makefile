@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test tsan interop fuzz run demo bench bench-http bench-service bench-flood clean
+.PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -27,22 +27,35 @@ pydeps:
 	@python3 -c 'import numpy, safetensors, openapi_spec_validator' 2>/dev/null \
 	  || python3 -m pip install -q numpy safetensors openapi-spec-validator
 
-# The test command (README, CI): every Swift Testing suite, the interop and OpenAPI checks, then every
-# fuzz target for 30 s (Fuzz/README.md).
-# The HTTP server's suites run on their own: their timeouts are real, and the CPU-heavy squeeze and
-# CLI suites would otherwise occupy the 2 cores' cooperative threads the server's tasks need.
+# The test command (README, CI): every Swift Testing suite in one run, the interop and OpenAPI checks,
+# the contract test (schemathesis against the served spec), 20 crash-test cycles, then every fuzz
+# target for 30 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
+# build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
+SWIFT_TMP := $(CURDIR)/.build/tmp
 test: deps pydeps
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --skip HTTPServerTests
-	$(SWIFT) test --skip-build --filter HTTPServerTests
+	@mkdir -p $(SWIFT_TMP)
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) build --build-tests
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --skip-build
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
+	bash Tests/Contract/run.sh .build/debug/lora-squeeze
+	python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
 	bash Fuzz/run.sh 30
+	@rm -rf $(SWIFT_TMP)/TemporaryDirectory.*
 
 # Every suite under ThreadSanitizer (slow: a separate build in .build-tsan; not part of CI's run).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --skip HTTPServerTests
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter HTTPServerTests
+	@mkdir -p $(SWIFT_TMP)
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+# schemathesis against the served /openapi.json with every check (Tests/Contract/run.sh).
+contract: build
+	bash Tests/Contract/run.sh .build/debug/lora-squeeze
+
+# The crash test on the release build: CYCLES kill/restart cycles (default 20), then the bit-flip and
+# disk-full cases (Tests/Crash/README.md). The README quotes CYCLES=500.
+crash-test: release
+	python3 Tests/Crash/crash_test.py --binary .build/release/lora-squeeze --cycles $(or $(CYCLES),20)
 
 # Outputs read back by the reference safetensors implementation, as PEFT and vLLM read them,
 # and checked against numpy's SVD.

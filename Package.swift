@@ -6,11 +6,14 @@
 //                        SqueezeEngine → AdapterFormats
 //                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
 //   HTTPServer knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
+//
+// Linux only (built and tested on Debian 12 with Swift 6.x): the server, the store and the compute
+// pools call Linux interfaces (sendfile, statvfs's f_bavail, per-thread nice, /proc, MSG_NOSIGNAL,
+// accept's EMFILE handling), so no Apple platform is declared.
 import PackageDescription
 
 let package = Package(
     name: "lora-squeeze",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lora-squeeze", targets: ["lora-squeeze"]),
         .library(name: "SqueezeEngine", targets: ["SqueezeEngine"]),

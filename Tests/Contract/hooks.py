@@ -1,0 +1,153 @@
+"""Schemathesis hooks for Tests/Contract/run.sh (loaded through SCHEMATHESIS_HOOKS).
+
+The server is seeded with one adapter (a name and its digest) and one finished normalize job; run.sh
+passes them in CONTRACT_NAME, CONTRACT_DIGEST and CONTRACT_JOB. Generated path parameters are random
+strings that almost never name anything stored, so without help every `{ref}` request is a 404. Here
+a case whose path parameters were generated valid (positive) gets, in two cases out of three, `{ref}`
+replaced by the seeded name or digest (and `{id}` by the seeded job), so that the 200/206/304/416/422
+paths of every operation are reached too. The choice is a function of the generated value (CRC-32),
+so a run with a fixed --seed makes the same requests.
+
+Left alone: DELETE /v1/adapters/{ref} and DELETE /v1/names/{name} (they would remove the seed for
+every later request), cases whose path parameters are the negated part (those test rejection), and
+the stateful phase (its links carry real identifiers). A positive body of PUT /v1/names/{name} or
+POST /v1/normalize gets the same treatment for its `adapter` / `adapters`, so that naming and
+normalize jobs hit a real adapter. A name pointed at the seed can then delete it through
+DELETE /v1/adapters/{name}: after_call uploads it again (same content, same digest and name).
+"""
+import os
+import re
+import sys
+import zlib
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation import GenerationMode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed  # noqa: E402  (this directory's seed.py)
+
+BASE = os.environ.get("CONTRACT_BASE", "")
+NAME = os.environ.get("CONTRACT_NAME", "")
+DIGEST = os.environ.get("CONTRACT_DIGEST", "")
+JOB = os.environ.get("CONTRACT_JOB", "")
+
+
+def _pick(value, choices):
+    """The seeded value to use instead of `value`, or None to keep it (1 in 3)."""
+    k = zlib.crc32(repr(value).encode()) % (len(choices) + 1)
+    return choices[k] if k < len(choices) else None
+
+
+def _positive(case, location):
+    meta = case.meta
+    if meta is None:  # an explicit example: valid by construction
+        return True
+    component = meta.components.get(location)
+    return component is None or component.mode == GenerationMode.POSITIVE
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if not (NAME and DIGEST):
+        return case
+    method = case.method.upper()
+    path = case.operation.path
+    meta = case.meta
+    if meta is not None and meta.phase.name.value == "stateful":
+        return case
+    if method == "DELETE" and path in ("/v1/adapters/{ref}", "/v1/names/{name}"):
+        return case
+    params = case.path_parameters
+    if params and _positive(case, ParameterLocation.PATH):
+        updated = dict(params)
+        if "ref" in updated:
+            choice = _pick(updated["ref"], [NAME, DIGEST])
+            if choice is not None:
+                updated["ref"] = choice
+        if "id" in updated and JOB:
+            if _pick(updated["id"], [JOB]) is not None:
+                updated["id"] = JOB
+        if updated != params:
+            case.path_parameters = updated
+    body = case.body
+    if isinstance(body, dict) and _positive(case, ParameterLocation.BODY):
+        if path == "/v1/names/{name}" and "adapter" in body:
+            choice = _pick(body["adapter"], [NAME, DIGEST])
+            if choice is not None:
+                case.body = {**body, "adapter": choice}
+        elif path == "/v1/normalize" and isinstance(body.get("adapters"), list):
+            choice = _pick(body["adapters"], [NAME, DIGEST])
+            if choice is not None:
+                case.body = {**body, "adapters": [choice]}
+    return case
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if not (BASE and DIGEST) or case.method.upper() != "DELETE" or case.operation.path != "/v1/adapters/{ref}":
+        return
+    if response.status_code == 200:
+        try:
+            deleted = response.json().get("digest")
+        except ValueError:
+            return
+        if deleted == DIGEST:
+            seed.upload(BASE, NAME)
+
+
+# Words only Swift's own descriptions put in a message: a type's module path, DecodingError's cases
+# and its Context, a CodingKey, an Optional's description.
+SWIFT_WORDS = re.compile(r"Swift\.|Foundation\.|DecodingError|EncodingError|CodingKeys|_JSONKey|codingPath|"
+                         r"debugDescription|underlyingError|typeMismatch\(|valueNotFound\(|keyNotFound\(|"
+                         r"dataCorrupted\(|Optional\(|Error Domain=|NSCocoaErrorDomain")
+
+
+@schemathesis.check
+def problem_detail_without_swift_names(ctx, response, case):
+    """A problem's `detail` is written for the API's client: no Swift type names or error dumps."""
+    if not response.headers.get("content-type", [""])[0].startswith("application/problem+json"):
+        return
+    try:
+        problem = response.json()
+    except ValueError:
+        raise AssertionError("a problem+json body that is not JSON") from None
+    for field in ("detail", "title"):
+        text = problem.get(field) if isinstance(problem, dict) else None
+        if isinstance(text, str):
+            found = SWIFT_WORDS.search(text)
+            if found:
+                raise AssertionError(f"the problem's `{field}` carries Swift's own text ({found.group(0)!r}): {text[:300]}")
+
+
+def _problem(response):
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+# What a schema-valid multipart upload can still be refused for: its bytes. "A string" is all JSON
+# Schema can say about a file part; whether it is a safetensors file, a PEFT config, and whether
+# the two agree is the server's validation, documented as 400/422 problems on uploadAdapter.
+UPLOAD_CONTENT_PROBLEMS = {400, 422}
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keeps every failure but the rejections the schema cannot express (each documented above)."""
+    if getattr(failure, "code", None) != "ST202":
+        return True
+    operation = case.operation.definition.raw.get("operationId") if hasattr(case.operation, "definition") else None
+    problem = _problem(response)
+    kind = str(problem.get("type", ""))
+    if (operation == "uploadAdapter" and response.status_code in UPLOAD_CONTENT_PROBLEMS and kind.startswith("/problems/")
+            and kind not in ("/problems/invalid-name", "/problems/invalid-request")):  # those are about `?name=`
+        return False
+    # merged.safetensors: method, energy, oversample, power_iters and seed only mean something for
+    # the squeezed form (?rank=); OpenAPI has no way to say one query parameter needs another.
+    if (operation == "getMergedDelta" and response.status_code == 400 and kind == "/problems/invalid-options"
+            and "rank" not in case.query and "applies to the squeezed form" in str(problem.get("detail", ""))):
+        return False
+    return True

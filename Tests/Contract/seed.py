@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Seeds a running lora-squeeze server for the contract run: writes a small PEFT adapter with
+numpy + safetensors (two modules, one 512 × 512, r 4, f32, fixed seed, so its digest never changes), uploads it
+as multipart under NAME, starts one normalize job over it, waits for that job, and prints
+`name digest job-id` on one line (read by run.sh and handed to hooks.py).
+
+    python3 seed.py BASE_URL NAME
+"""
+import io
+import json
+import math
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import numpy as np
+from safetensors.numpy import save
+
+
+def adapter():
+    rng = np.random.default_rng(7)
+    # q_proj is 512 × 512, so every rank the spec allows (1 to 512, the default --max-rank) is at most
+    # a module's size and no schema-valid rank is refused as rank-above-module-size (422).
+    modules = {"model.layers.0.self_attn.q_proj": (512, 512), "model.layers.0.mlp.down_proj": (16, 32)}
+    tensors = {}
+    r = 4
+    for name, (out_f, in_f) in modules.items():
+        decay = np.exp(-np.arange(r) / 2.0)
+        tensors[f"base_model.model.{name}.lora_A.weight"] = (
+            rng.standard_normal((r, in_f)) * decay[:, None] / math.sqrt(in_f)).astype(np.float32)
+        tensors[f"base_model.model.{name}.lora_B.weight"] = (rng.standard_normal((out_f, r)) * 0.02).astype(np.float32)
+    weights = save(tensors, metadata={"format": "pt"})
+    config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": "contract/model",
+              "r": r, "lora_alpha": 8, "target_modules": ["q_proj", "down_proj"], "lora_dropout": 0.0,
+              "bias": "none", "fan_in_fan_out": False, "use_rslora": False, "use_dora": False}
+    return json.dumps(config).encode(), weights
+
+
+def multipart(parts):
+    boundary = uuid.uuid4().hex
+    body = io.BytesIO()
+    for name, content_type, data in parts:
+        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n"
+                   f"Content-Type: {content_type}\r\n\r\n".encode())
+        body.write(data)
+        body.write(b"\r\n")
+    body.write(f"--{boundary}--\r\n".encode())
+    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def call(method, url, body=None, content_type=None):
+    request = urllib.request.Request(url, data=body, method=method)
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"seed: {method} {url} answered {e.code}: {e.read().decode(errors='replace')}") from None
+
+
+def upload(base, name):
+    """Uploads the adapter under `name` (again: the same digest); returns its digest."""
+    config, weights = adapter()
+    body, content_type = multipart([("adapter_config.json", "application/json", config),
+                                    ("adapter_model.safetensors", "application/octet-stream", weights)])
+    _, uploaded = call("POST", f"{base}/v1/adapters?name={name}", body, content_type)
+    return uploaded["digest"]
+
+
+def main():
+    base, name = sys.argv[1].rstrip("/"), sys.argv[2]
+    digest = upload(base, name)
+    status, job = call("POST", f"{base}/v1/normalize", json.dumps({"adapters": [digest], "rank": 2}).encode(),
+                       "application/json")
+    job_id = job["id"]
+    for _ in range(300):
+        _, state = call("GET", f"{base}/v1/jobs/{job_id}")
+        if state.get("state") not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    print(name, digest, job_id)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (RuntimeError, OSError) as e:
+        sys.exit(str(e))
