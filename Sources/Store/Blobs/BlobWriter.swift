@@ -26,6 +26,9 @@ public final class BlobWriter {
         var template = Array("\(directory)/blob-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw POSIX.failure("mkstemp in", directory) }
+        // Close-on-exec, so a process the server starts never holds a blob being written (mkostemp,
+        // which would set it atomically, is not exported by Glibc's Swift module).
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         do {
             hasher = try SHA256()

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import Store
 
@@ -103,6 +106,20 @@ struct BlobStoreTests {
             #expect(!FileManager.default.fileExists(atPath: path))
             #expect(listing(store.temporaryDirectory).isEmpty)
             #expect(try store.digests().count == 1)
+        }
+    }
+
+    @Test("a writer's temp file is close-on-exec: a child process never holds it")
+    func writerIsCloseOnExec() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try makeBlobStore(directory)
+            let writer = try store.makeWriter()
+            defer { writer.abort() }
+            let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { Int32($0) }
+            let fd = try #require(descriptors.first {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == writer.temporaryPath
+            })
+            #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0)
         }
     }
 
