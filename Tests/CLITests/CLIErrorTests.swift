@@ -69,7 +69,7 @@ struct CLIErrorTests {
     ]
 
     @Test("bad input: non-zero exit, stderr names the problem, nothing created at --out", arguments: cases)
-    func badInput(_ c: BadRun) throws {
+    func badInput(_ c: BadRun) async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-bad")
         defer { try? FileManager.default.removeItem(at: dir) }
         let source = try c.prepare(dir)
@@ -78,7 +78,7 @@ struct CLIErrorTests {
         var args = ["squeeze", source, "--out", out.path]
         if !c.extraArguments.contains("--rank") && !c.extraArguments.contains("--no-pad") { args += ["--rank", "2"] }
         args += c.extraArguments
-        let r = try CLIRunner.run(args)
+        let r = try await CLIRunner.run(args)
         #expect(r.status != 0, "exit status 0\nstdout: \(r.stdout)")
         for fragment in c.mentions(source) {
             #expect(r.stderr.contains(fragment), "stderr does not mention \(fragment): \(r.stderr)")
@@ -89,14 +89,14 @@ struct CLIErrorTests {
     }
 
     @Test("--out existing and non-empty without --force: refused, its contents untouched")
-    func outExists() throws {
+    func outExists() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-exists")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try AdapterFixture.makePEFT(at: dir.appendingPathComponent("adapter"), modules: [Self.q], rank: 4, alpha: 8)
         let out = dir.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try Data("keep me".utf8).write(to: out.appendingPathComponent("notes.txt"))
-        let r = try CLIRunner.run(["squeeze", src.path, "--rank", "2", "--out", out.path])
+        let r = try await CLIRunner.run(["squeeze", src.path, "--rank", "2", "--out", out.path])
         #expect(r.status != 0)
         #expect(r.stderr.contains(out.lastPathComponent) && r.stderr.contains("--force"), "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["notes.txt"])
@@ -105,22 +105,22 @@ struct CLIErrorTests {
     }
 
     @Test("an existing empty --out directory is filled without --force")
-    func outEmpty() throws {
+    func outEmpty() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-empty")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try AdapterFixture.makePEFT(at: dir.appendingPathComponent("adapter"), modules: [Self.q], rank: 4, alpha: 8)
         let out = dir.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        try CLIRunner.succeed(["squeeze", src.path, "--rank", "2", "--out", out.path])
+        try await CLIRunner.succeed(["squeeze", src.path, "--rank", "2", "--out", out.path])
         #expect(try LoRAAdapter.load(at: out).modules.map(\.rank) == [2])
     }
 
     @Test("squeeze without --rank (and without --no-pad) is a usage error")
-    func rankRequired() throws {
+    func rankRequired() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-norank")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try AdapterFixture.makePEFT(at: dir.appendingPathComponent("adapter"), modules: [Self.q], rank: 4, alpha: 8)
-        let r = try CLIRunner.run(["squeeze", src.path, "--out", dir.appendingPathComponent("out").path])
+        let r = try await CLIRunner.run(["squeeze", src.path, "--out", dir.appendingPathComponent("out").path])
         #expect(r.status != 0)
         #expect(r.stderr.contains("--rank"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out").path))

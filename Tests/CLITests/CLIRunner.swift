@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -47,9 +48,16 @@ enum CLIRunner {
         return nil
     }()
 
+    /// Runs `lora-squeeze args…` (see `runBlocking`) on a thread of its own: waiting for a child
+    /// process must not hold one of the cooperative threads every other suite's tasks need (the HTTP
+    /// suites' handlers among them, whose timeouts are real).
+    static func run(_ args: [String], environment: [String: String] = [:]) async throws -> Result {
+        try await HTTPTestClient.onThread { try runBlocking(args, environment: environment) }
+    }
+
     /// Runs `lora-squeeze args…` with `environment` added to (or replacing in) this process's; kills
-    /// it (SIGKILL) and throws if it outlives `timeLimit`.
-    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+    /// it (SIGKILL) and throws if it outlives `timeLimit`. Blocks the calling thread.
+    static func runBlocking(_ args: [String], environment: [String: String] = [:]) throws -> Result {
         guard let exe = executable else {
             throw Failure(description: "lora-squeeze executable not found near \(CommandLine.arguments[0])")
         }
@@ -98,8 +106,8 @@ enum CLIRunner {
 
     /// Runs and requires success, recording the output on failure.
     @discardableResult
-    static func succeed(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
-        let r = try run(args)
+    static func succeed(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> Result {
+        let r = try await run(args)
         if !r.succeeded {
             Issue.record("lora-squeeze \(args.joined(separator: " ")) exited \(r.status)\nstdout: \(r.stdout)\nstderr: \(r.stderr)",
                          sourceLocation: sourceLocation)

@@ -6,11 +6,11 @@ import TestSupport
 @Suite("lora-squeeze inspect and demo (subprocess)")
 struct InspectDemoCLITests {
     @Test("inspect --json parses; energies lie in (0, 1], never decrease, and reach 1 at k = r")
-    func inspectJSON() throws {
+    func inspectJSON() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-inspect")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir, dtype: .bf16)
-        let r = try CLIRunner.succeed(["inspect", src.path, "--json"])
+        let r = try await CLIRunner.succeed(["inspect", src.path, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(object["format"] as? String == "peft")
         #expect(object["baseModel"] as? String == "fixture/model")
@@ -45,28 +45,28 @@ struct InspectDemoCLITests {
     }
 
     @Test("inspect prints a table naming each module")
-    func inspectTable() throws {
+    func inspectTable() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-inspect-table")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.kohya(in: dir)
-        let r = try CLIRunner.succeed(["inspect", src.path])
+        let r = try await CLIRunner.succeed(["inspect", src.path])
         #expect(r.stdout.hasPrefix("format: kohya"))
         #expect(r.stdout.contains("lora_unet_down_blocks_0_resnets_0_conv1"))
         #expect(r.stdout.contains("conv"))
     }
 
     @Test("inspect of a missing file fails naming it")
-    func inspectMissing() throws {
-        let r = try CLIRunner.run(["inspect", "/nonexistent/lora-squeeze-test/adapter"])
+    func inspectMissing() async throws {
+        let r = try await CLIRunner.run(["inspect", "/nonexistent/lora-squeeze-test/adapter"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("/nonexistent/lora-squeeze-test/adapter"), "\(r.stderr)")
     }
 
     @Test("demo --data DIR writes a demo adapter and its squeezed form")
-    func demo() throws {
+    func demo() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-demo")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLIRunner.succeed(["demo", "--data", dir.path])
+        let r = try await CLIRunner.succeed(["demo", "--data", dir.path])
         #expect(r.stdout.contains("wrote a demo adapter"))
         let source = try LoRAAdapter.load(at: dir.appendingPathComponent("demo/source"))
         let squeezed = try LoRAAdapter.load(at: dir.appendingPathComponent("demo/rank-8"))
@@ -76,7 +76,7 @@ struct InspectDemoCLITests {
         #expect(squeezed.modules.allSatisfy { $0.rank == 8 && $0.scale == 1 })
         #expect(squeezed.peftConfig?.rank == 8 && squeezed.peftConfig?.alpha == 8)
         // Run twice: the second run replaces the first.
-        try CLIRunner.succeed(["demo", "--data", dir.path, "--rank", "16"])
+        try await CLIRunner.succeed(["demo", "--data", dir.path, "--rank", "16"])
         #expect(try LoRAAdapter.load(at: dir.appendingPathComponent("demo/rank-16")).modules.allSatisfy { $0.rank == 16 })
     }
 }

@@ -6,15 +6,15 @@ import Testing
 /// default in silence. `--check` prints the settings and exits without serving.
 @Suite("serve settings: flags and environment, parsed alike, refused loudly")
 struct ServeSettingsTests {
-    static func check(_ args: [String] = [], env: [String: String] = [:]) throws -> CLIRunner.Result {
+    static func check(_ args: [String] = [], env: [String: String] = [:]) async throws -> CLIRunner.Result {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-check-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        return try CLIRunner.run(["serve", "--check", "--data", dir] + args, environment: env)
+        return try await CLIRunner.run(["serve", "--check", "--data", dir] + args, environment: env)
     }
 
     @Test("the defaults, printed: every limit and its value")
-    func defaults() throws {
-        let r = try Self.check()
+    func defaults() async throws {
+        let r = try await Self.check()
         #expect(r.succeeded, "\(r.stderr)")
         for line in ["max rank 512", "max output 4294967296 bytes", "queue 64", "4 per client", "keep 1073741824 bytes free",
                      "budget 21474836480 bytes", "pinned max 10737418240 bytes", "max 65536 modules", "LoRA rank max 4096"] {
@@ -23,9 +23,9 @@ struct ServeSettingsTests {
     }
 
     @Test("the issue's case: LORA_SQUEEZE_CACHE_BUDGET=40GB means 40 GiB, not a silent 20")
-    func gigabyteSpellings() throws {
+    func gigabyteSpellings() async throws {
         for spelling in ["40GB", "40G", "40GiB", "40gib", "42949672960"] {
-            let r = try Self.check(env: ["LORA_SQUEEZE_CACHE_BUDGET": spelling])
+            let r = try await Self.check(env: ["LORA_SQUEEZE_CACHE_BUDGET": spelling])
             #expect(r.succeeded && r.stdout.contains("budget 42949672960 bytes"), "\(spelling): \(r.stdout) \(r.stderr)")
         }
     }
@@ -45,23 +45,23 @@ struct ServeSettingsTests {
         ("LORA_SQUEEZE_LOG_LEVEL", "loud", "trace, debug"),
         ("LORA_SQUEEZE_MAX_CONNECTIONS", "99999999", "file-descriptor limit"),
     ])
-    func invalidVariable(_ name: String, _ value: String, _ forms: String) throws {
-        let r = try Self.check(env: [name: value])
+    func invalidVariable(_ name: String, _ value: String, _ forms: String) async throws {
+        let r = try await Self.check(env: [name: value])
         #expect(!r.succeeded, "\(name)=\(value) was accepted: \(r.stdout)")
         #expect(r.stderr.contains(name) && r.stderr.contains(forms), "\(name)=\(value): \(r.stderr)")
     }
 
     @Test("the same value by flag is refused the same way, naming the flag")
-    func invalidFlag() throws {
-        let r = try Self.check(["--max-rank", "4097"])
+    func invalidFlag() async throws {
+        let r = try await Self.check(["--max-rank", "4097"])
         #expect(!r.succeeded && r.stderr.contains("--max-rank") && r.stderr.contains("1 to 4096"), "\(r.stderr)")
-        let size = try Self.check(["--cache-budget", "forty"])
+        let size = try await Self.check(["--cache-budget", "forty"])
         #expect(!size.succeeded && size.stderr.contains("cache-budget"), "\(size.stderr)")
     }
 
     @Test("a flag wins over its variable; limits at their bounds are accepted")
-    func precedenceAndBounds() throws {
-        let r = try Self.check(["--max-rank", "4096", "--squeeze-queue", "1", "--max-client-squeezes", "1"],
+    func precedenceAndBounds() async throws {
+        let r = try await Self.check(["--max-rank", "4096", "--squeeze-queue", "1", "--max-client-squeezes", "1"],
                                env: ["LORA_SQUEEZE_MAX_RANK": "8", "LORA_SQUEEZE_MAX_PINNED": "1K"])
         #expect(r.succeeded, "\(r.stderr)")
         #expect(r.stdout.contains("max rank 4096") && r.stdout.contains("queue 1") && r.stdout.contains("1 per client"))
@@ -69,8 +69,8 @@ struct ServeSettingsTests {
     }
 
     @Test("a misspelt LORA_SQUEEZE_ variable is named in a warning, not silently ignored")
-    func unknownVariable() throws {
-        let r = try Self.check(env: ["LORA_SQUEEZE_CACHE_BUGDET": "40G"])
+    func unknownVariable() async throws {
+        let r = try await Self.check(env: ["LORA_SQUEEZE_CACHE_BUGDET": "40G"])
         #expect(r.succeeded)
         #expect((r.stdout + r.stderr).contains("LORA_SQUEEZE_CACHE_BUGDET is set but no setting reads it"), "\(r.stdout)\(r.stderr)")
     }

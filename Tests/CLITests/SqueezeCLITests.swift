@@ -7,19 +7,19 @@ import TestSupport
 @Suite("lora-squeeze squeeze (subprocess)")
 struct SqueezeCLITests {
     @Test("the executable is found beside the test bundle")
-    func executableFound() throws {
+    func executableFound() async throws {
         let exe = try #require(CLIRunner.executable)
-        let r = try CLIRunner.succeed(["--version"])
+        let r = try await CLIRunner.succeed(["--version"])
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0", "\(exe.path)")
     }
 
     @Test("PEFT at mixed ranks → every module at R, scale 1, the same factors the library computes")
-    func peftMixedRanks() throws {
+    func peftMixedRanks() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-peft")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir)
         let out = dir.appendingPathComponent("squeezed")
-        let r = try CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--method", "exact"])
+        let r = try await CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--method", "exact"])
         #expect(r.stdout.contains("squeezed 4 modules (peft) to rank 8"), "\(r.stdout)")
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out.path)) == [PEFTFiles.config, PEFTFiles.weights])
 
@@ -52,12 +52,12 @@ struct SqueezeCLITests {
     }
 
     @Test("a kohya file with a conv layer: the output file has the input's name and 4-D conv factors at R")
-    func kohyaConv() throws {
+    func kohyaConv() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-kohya")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.kohya(in: dir)
         let out = dir.appendingPathComponent("out")
-        let r = try CLIRunner.succeed(["squeeze", src.path, "--rank", "4", "--out", out.path])
+        let r = try await CLIRunner.succeed(["squeeze", src.path, "--rank", "4", "--out", out.path])
         #expect(r.stdout.contains("squeezed 3 modules (kohya) to rank 4"), "\(r.stdout)")
         #expect(r.stderr.contains("warning: vLLM's max_lora_rank"), "rank 4 is not a vLLM max_lora_rank: \(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["style_v2.safetensors"])
@@ -72,25 +72,25 @@ struct SqueezeCLITests {
     }
 
     @Test("--dtype bf16 writes every factor in BF16")
-    func dtypeBF16() throws {
+    func dtypeBF16() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-bf16")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir)
         let out = dir.appendingPathComponent("out")
-        try CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--dtype", "bf16"])
+        try await CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--dtype", "bf16"])
         let file = try SafetensorsFile(contentsOf: out.appendingPathComponent(PEFTFiles.weights))
         #expect(file.tensors.count == 8)
         #expect(file.tensors.allSatisfy { $0.dtype == .bf16 })
     }
 
     @Test("--method rsvd --seed 1 twice gives byte-identical outputs")
-    func rsvdReproducible() throws {
+    func rsvdReproducible() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-rsvd")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir)
         let first = dir.appendingPathComponent("one"), second = dir.appendingPathComponent("two")
         for out in [first, second] {
-            try CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--method", "rsvd", "--seed", "1"])
+            try await CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--method", "rsvd", "--seed", "1"])
         }
         let a = try CLIFixture.files(under: first), b = try CLIFixture.files(under: second)
         #expect(Set(a.keys) == [PEFTFiles.config, PEFTFiles.weights])
@@ -98,12 +98,12 @@ struct SqueezeCLITests {
     }
 
     @Test("--energy 0.9 --no-pad: per-module ranks in rank_pattern/alpha_pattern, every scale 1 on re-reading")
-    func energyNoPad() throws {
+    func energyNoPad() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-energy")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir)
         let out = dir.appendingPathComponent("out")
-        let r = try CLIRunner.succeed(["squeeze", src.path, "--energy", "0.9", "--no-pad", "--out", out.path, "--json"])
+        let r = try await CLIRunner.succeed(["squeeze", src.path, "--energy", "0.9", "--no-pad", "--out", out.path, "--json"])
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(summary["deploymentRank"] == nil || summary["deploymentRank"] is NSNull)
         let reports = try #require(summary["reports"] as? [[String: Any]])
@@ -122,11 +122,11 @@ struct SqueezeCLITests {
     }
 
     @Test("--json prints a summary that parses and lists every module")
-    func jsonSummary() throws {
+    func jsonSummary() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-json")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir)
-        let r = try CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", dir.appendingPathComponent("out").path, "--json"])
+        let r = try await CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", dir.appendingPathComponent("out").path, "--json"])
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(summary["modules"] as? Int == 4)
         #expect(summary["deploymentRank"] as? Int == 8)
@@ -141,14 +141,14 @@ struct SqueezeCLITests {
     }
 
     @Test("--force replaces a non-empty output directory")
-    func force() throws {
+    func force() async throws {
         let dir = AdapterFixture.temporaryDirectory("cli-force")
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = try CLIFixture.peft(in: dir)
         let out = dir.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try Data("old".utf8).write(to: out.appendingPathComponent("stale.txt"))
-        try CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--force"])
+        try await CLIRunner.succeed(["squeeze", src.path, "--rank", "8", "--out", out.path, "--force"])
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out.path)) == [PEFTFiles.config, PEFTFiles.weights])
         #expect(try LoRAAdapter.load(at: out).modules.map(\.rank) == [8, 8, 8, 8])
         // Nothing left beside it: no staging or old copies.

@@ -2,8 +2,6 @@ import Foundation
 import Store
 
 extension AdapterService {
-    /// How often the upkeep loop wakes: cache hits are written at most this often.
-    static let maintenanceTick: Duration = .seconds(1)
     /// How often finished jobs past their retention are deleted.
     static let jobSweepInterval: Duration = .seconds(60)
 
@@ -16,7 +14,7 @@ extension AdapterService {
             var nextSweep = clock.now
             var nextScrub = configuration.scrubInterval > .zero ? clock.now + configuration.scrubInterval : nil
             while !Task.isCancelled {
-                try? await Task.sleep(for: Self.maintenanceTick)
+                try? await Task.sleep(for: configuration.maintenanceInterval)
                 if Task.isCancelled { break }
                 await flushCacheTouches()
                 if clock.now >= nextSweep {

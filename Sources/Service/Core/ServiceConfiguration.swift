@@ -24,6 +24,10 @@ public struct ServiceConfiguration: Sendable {
     public var jobRetention: Duration
     /// Jobs queued or running at once (429 past it).
     public var maxJobs: Int
+    /// How often the upkeep loop writes the cache hits kept in memory (and looks at jobs and the
+    /// scrub's schedule). Not a flag: a second bounds how stale `last_used_at` can be after a crash;
+    /// tests lengthen it to observe a hit that has not been written.
+    public var maintenanceInterval: Duration = .seconds(1)
     /// What one request may cost.
     public var limits: ServiceLimits
     public var http: HTTPLimits
