@@ -5,7 +5,7 @@
 //   lora-squeeze (CLI) → Service → HTTPServer, Store, SqueezeEngine
 //                        SqueezeEngine → AdapterFormats
 //                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
-//   HTTPServer knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
+//   HTTPServer (→ CEpoll) knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
 //
 // Linux only (built and tested on Debian 12 with Swift 6.x): the server, the store and the compute
 // pools call Linux interfaces (sendfile, statvfs's f_bavail, per-thread nice, /proc, MSG_NOSIGNAL,
@@ -27,7 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
-        // C shims: each imported by exactly one Swift module, found by pkg-config.
+        // C shims: each imported by exactly one Swift module, found by pkg-config (CEpoll is libc's).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke",
@@ -36,6 +36,8 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        // epoll(7) from libc, for the HTTP server's connection readiness (see EventLoop.swift).
+        .systemLibrary(name: "CEpoll"),
 
         // Pure file formats: safetensors, PEFT, kohya. Bytes in, values or typed errors out.
         .target(name: "AdapterFormats"),
@@ -45,7 +47,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")]),
         // HTTP/1.1 on sockets and Dispatch. Knows nothing of LoRA, SQLite or BLAS.
         .target(name: "HTTPServer",
-                dependencies: [.product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CEpoll", .product(name: "Logging", package: "swift-log")]),
         // SQLite metadata and content-addressed blobs. Knows nothing of HTTP.
         .target(name: "Store",
                 dependencies: ["CSQLite3", "CCrypto", .product(name: "Logging", package: "swift-log")]),

@@ -1,8 +1,9 @@
 import Dispatch
 import Logging
 
-/// One client connection: reads bytes with a Dispatch read source, drives an `HTTPRequestParser`,
-/// runs the handler in a task off the I/O queue, and writes responses in request order.
+/// One client connection: reads bytes when the `EventLoop` says the socket is readable, drives an
+/// `HTTPRequestParser`, runs the handler in a task off the I/O queue, and writes responses in request
+/// order.
 ///
 /// Concurrency: every stored property below is touched only on `queue` (a serial queue); handler
 /// tasks and body readers reach the connection only through `queue.async`. That confinement is what
@@ -18,12 +19,11 @@ final class HTTPConnection: @unchecked Sendable {
     private let onClose: @Sendable (UInt64) -> Void
 
     var parser: HTTPRequestParser
-    private var readSource: DispatchSourceRead?
-    private var writeSource: DispatchSourceWrite?
+    /// Readiness of the socket (epoll, not Dispatch sources: see `EventLoop`).
+    private var registration: EventRegistration?
     var timer: DispatchSourceTimer?
-    private var readPaused = false
-    private var writeArmed = false
-    private var sourcesToCancel = 0
+    private var readWanted = false
+    private var writeWanted = false
 
     enum Phase { case open, lingering, closed }
     var phase: Phase = .open
@@ -90,25 +90,23 @@ final class HTTPConnection: @unchecked Sendable {
     /// Starts reading; the first request head must arrive within `headerTimeout` of now.
     func start() {
         queue.async { [self] in
-            let read = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: queue)
-            read.setEventHandler { [self] in onReadable() }
-            let write = DispatchSource.makeWriteSource(fileDescriptor: socket.fd, queue: queue)
-            write.setEventHandler { [self] in flush() }
-            // The descriptor is closed only after both sources are cancelled (Dispatch requires it).
-            sourcesToCancel = 2
-            let cancelled = { [self] in
-                sourcesToCancel -= 1
-                if sourcesToCancel == 0 { socket.close() }
+            do {
+                registration = try EventLoop.shared.register(fd: socket.fd, queue: queue,
+                                                             onReadable: { [self] in onReadable() },
+                                                             onWritable: { [self] in flush() })
+            } catch {
+                logger.error("cannot watch a connection: \(error)", metadata: ["connection": "\(id)"])
+                socket.close()
+                phase = .closed
+                onClose(id)
+                return
             }
-            read.setCancelHandler(handler: cancelled)
-            write.setCancelHandler(handler: cancelled)
             let timer = DispatchSource.makeTimerSource(queue: queue)
             timer.setEventHandler { [self] in onTimer() }
-            readSource = read
-            writeSource = write
             self.timer = timer
             headerDeadline = deadline(after: limits.headerTimeout)
-            read.resume()
+            readWanted = true
+            registration?.setInterest(read: true, write: false)
             timer.resume()
             rescheduleTimer()
         }
@@ -319,25 +317,21 @@ final class HTTPConnection: @unchecked Sendable {
     /// complete and waiting for its response (then the socket is only watched for the client going
     /// away), or its body reader is behind.
     func updateReading() {
-        guard let readSource, phase != .closed else { return }
+        guard let registration, phase != .closed else { return }
         var wanted = !peerClosed
         if phase == .open {
             if closeWhenDrained { wanted = false }
             if let exchange, exchange.bodyComplete || exchange.bodyBlocked { wanted = isWatchingForClose(exchange) }
         }
-        if wanted, readPaused {
-            readPaused = false
-            readSource.resume()
-        } else if !wanted, !readPaused {
-            readPaused = true
-            readSource.suspend()
-        }
+        guard wanted != readWanted else { return }
+        readWanted = wanted
+        registration.setInterest(read: readWanted, write: writeWanted)
     }
 
     func armWrite(_ armed: Bool) {
-        guard let writeSource, phase != .closed, armed != writeArmed else { return }
-        writeArmed = armed
-        if armed { writeSource.resume() } else { writeSource.suspend() }
+        guard let registration, phase != .closed, armed != writeWanted else { return }
+        writeWanted = armed
+        registration.setInterest(read: readWanted, write: writeWanted)
     }
 
     // MARK: Closing
@@ -372,13 +366,12 @@ final class HTTPConnection: @unchecked Sendable {
         }
         exchange = nil
         output.removeAll()
-        // Cancel before resuming: a suspended source must be resumed for its cancel handler to run,
-        // and Dispatch traps when a suspended source is released.
         timer?.cancel()
-        readSource?.cancel()
-        writeSource?.cancel()
-        if readPaused { readSource?.resume() }
-        if !writeArmed { writeSource?.resume() }
+        // Out of epoll first, then closed: no event for this socket reaches us after this, and a
+        // descriptor number reused by the next accept belongs to a new registration (a new token).
+        registration?.cancel()
+        registration = nil
+        socket.close()
         phase = .closed
         onClose(id)
     }
