@@ -27,15 +27,20 @@ pydeps:
 	@python3 -c 'import numpy, safetensors, openapi_spec_validator' 2>/dev/null \
 	  || python3 -m pip install -q numpy safetensors openapi-spec-validator
 
-# The test command (README, CI): every Swift Testing suite in one run, the interop and OpenAPI checks,
+# The test command (README, CI): every Swift Testing suite, the interop and OpenAPI checks,
 # the contract test (schemathesis against the served spec), 20 crash-test cycles, then every fuzz
 # target for 30 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
 # build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
+# The HTTP server's suites still run on their own: their timeouts are real (a 2 s body timeout), and
+# with ~500 other tests starting at once on 2 cores a handler task can wait past them (seen in a fresh
+# clone although 3 local single runs passed); everything else the service does is off the cooperative
+# threads now.
 SWIFT_TMP := $(CURDIR)/.build/tmp
 test: deps pydeps
 	@mkdir -p $(SWIFT_TMP)
 	TMPDIR=$(SWIFT_TMP) $(SWIFT) build --build-tests
-	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --skip-build
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --skip-build --skip HTTPServerTests
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --skip-build --filter HTTPServerTests
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
 	bash Tests/Contract/run.sh .build/debug/lora-squeeze
@@ -46,7 +51,8 @@ test: deps pydeps
 # Every suite under ThreadSanitizer (slow: a separate build in .build-tsan; not part of CI's run).
 tsan: deps
 	@mkdir -p $(SWIFT_TMP)
-	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --skip HTTPServerTests
+	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter HTTPServerTests
 
 # schemathesis against the served /openapi.json with every check (Tests/Contract/run.sh).
 contract: build
