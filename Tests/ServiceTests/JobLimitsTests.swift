@@ -23,7 +23,8 @@ struct JobLimitsTests {
 
     @Test("finished jobs are deleted after the retention; the job's adapters' outcomes were rows, with content URLs")
     func retention() async throws {
-        try await ServiceHarness.with({ $0.jobRetention = .zero }) { s in
+        // The upkeep loop would sweep on its own first tick; here the test sweeps when it is ready.
+        try await ServiceHarness.with({ $0.jobRetention = .zero; $0.maintenanceInterval = .seconds(3600) }) { s in
             let digest = try await s.uploadPEFT(try ServiceFixtures.peft(seed: 822)).digest
             let location = try await NormalizeJobTests.create(s, "{\"adapters\": [\"\(digest)\"], \"rank\": 2}")
             #expect(try await s.waitForJob(location).state == "succeeded")

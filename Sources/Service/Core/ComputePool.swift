@@ -30,6 +30,11 @@ final class ComputePool: @unchecked Sendable {
     /// The threads' nice value (Linux: per thread, inherited by the threads they start).
     let niceness: Int32
 
+    static let labelKey = "lora-squeeze.ComputePool"
+
+    /// The label of the pool whose thread is running this code, or nil off every pool.
+    static var currentLabel: String? { Thread.current.threadDictionary[labelKey] as? String }
+
     /// Stack for each thread: LAPACK's drivers keep their work arrays on the heap; this is headroom.
     static let stackBytes = 4 << 20
 
@@ -46,6 +51,9 @@ final class ComputePool: @unchecked Sendable {
                 // Named from inside: on Linux a name set before start() is lost, and the thread would
                 // carry its creator's (often a libdispatch worker's) name into every stack dump.
                 Thread.current.name = name
+                // Foundation does not always apply that name on Linux (the thread then keeps its
+                // creator's); the pool's label is also kept where code on the thread can read it.
+                Thread.current.threadDictionary[Self.labelKey] = label
                 if niceness != 0 { Self.renice(niceness) }
                 work()
             }
