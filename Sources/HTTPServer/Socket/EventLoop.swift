@@ -25,10 +25,14 @@ import Glibc
 /// epoll and the token from the table before the caller closes the descriptor: an event already taken
 /// from epoll for that token finds nothing, or finds the registration cancelled, and is dropped.
 final class EventLoop: @unchecked Sendable {
-    /// The process's loop, started on first use (like libdispatch's manager thread).
-    static let shared: EventLoop = {
-        do { return try EventLoop() } catch { fatalError("epoll_create1 failed: \(error)") }
-    }()
+    /// The process's loop, started on first use (like libdispatch's manager thread); creating it fails
+    /// only when the process is out of descriptors or memory, and then every `register` says so.
+    private static let created = Result { () throws(SocketError) -> EventLoop in try EventLoop() }
+
+    /// The process's loop, or the error that kept it from starting.
+    static var shared: EventLoop {
+        get throws(SocketError) { try created.get() }
+    }
 
     /// Events taken per epoll_wait.
     static let batch = 256
@@ -37,7 +41,7 @@ final class EventLoop: @unchecked Sendable {
     private let registrations = Mutex<[UInt64: EventRegistration]>([:])
     private let nextToken = Atomic<UInt64>(1)
 
-    private init() throws {
+    private init() throws(SocketError) {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SocketError.systemCall("epoll_create1", errno: errno) }
         let thread = Thread { [self] in
@@ -85,6 +89,9 @@ final class EventLoop: @unchecked Sendable {
             let n = epoll_wait(epoll, events, Int32(Self.batch), -1)
             if n < 0 {
                 if errno == EINTR { continue }
+                // EBADF, EFAULT or EINVAL: the descriptor and buffer are this loop's own, never input,
+                // so this is a bug in the loop itself; a server whose connections can no longer hear
+                // their sockets must not go on pretending to serve.
                 fatalError("epoll_wait failed: \(String(cString: strerror(errno)))")
             }
             for i in 0..<Int(n) {

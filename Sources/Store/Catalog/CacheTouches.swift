@@ -13,8 +13,10 @@ struct CacheTouches {
     var isEmpty: Bool { pending.isEmpty }
 
     mutating func touch(_ key: CacheKey, at time: Double) {
-        pending[key, default: Touch(lastUsedAt: time, hits: 0)].hits += 1
-        pending[key]!.lastUsedAt = max(pending[key]!.lastUsedAt, time)
+        var touch = pending[key] ?? Touch(lastUsedAt: time, hits: 0)
+        touch.hits += 1
+        touch.lastUsedAt = max(touch.lastUsedAt, time)
+        pending[key] = touch
     }
 
     /// Takes every pending touch out.
