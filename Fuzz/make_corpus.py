@@ -358,7 +358,7 @@ def multipart_seeds():
     write(t, "truncated", b"\x00" + curl_body(upload)[:-40])
     write(t, "near-boundaries", b"\x00" + curl_body([("bin", "x.bin", "application/octet-stream",
                                                       b"\r\n--" + CURL_BOUNDARY[:-1].encode() + b"\r\n\r\r\n-\r\n--")]))
-    # Limits exactly at their bound (STYLE.md: at the limit and one past it), for the fuzzer to push over.
+    # Limits exactly at their bound (every limit is tested at it and one past it), for the fuzzer to push over.
     write(t, "transport-padding-64", b"\x02--XyZ" + b" " * 64 + b"\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n")
     head = b"Content-Disposition: form-data; name=\"c\"; x=\""
     head += b"y" * (64 - 2 - len(head) - 1) + b"\""   # with its CRLF, exactly the small limit of 64 bytes

@@ -1,4 +1,4 @@
-// Every bound the server enforces, in one value (see STYLE.md "Limits are named").
+// Every bound the server enforces, in one value: each limit named, and tested at its bound and one past.
 // Each field names the status a client receives when it is crossed.
 
 /// Size, count and time limits for parsing and serving HTTP/1.1 requests.

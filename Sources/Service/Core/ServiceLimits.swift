@@ -1,8 +1,8 @@
 import AdapterFormats
 import SqueezeEngine
 
-/// Every bound the service enforces on what one request may cost, in one value (STYLE.md "Limits are
-/// named"), each with the status a client gets past it. Checked as "value > limit": a request exactly
+/// Every bound the service enforces on what one request may cost, in one value (each limit
+/// named), each with the status a client gets past it. Checked as "value > limit": a request exactly
 /// at a limit is served. Printed at start-up; the README's settings table lists the flags.
 /// (The HTTP server's own bounds are `HTTPLimits`.)
 public struct ServiceLimits: Sendable, Equatable {

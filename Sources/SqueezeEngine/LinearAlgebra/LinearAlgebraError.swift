@@ -1,5 +1,5 @@
 /// Failures of the BLAS/LAPACK layer. LAPACK's `info < 0` (a bad argument: a bug on our side)
-/// and `info > 0` (the algorithm did not converge) stay distinct, as STYLE.md asks.
+/// and `info > 0` (the algorithm did not converge) stay distinct: they call for different fixes.
 public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
     /// Operand shapes that cannot be combined.
     case shapeMismatch(operation: String, detail: String)
