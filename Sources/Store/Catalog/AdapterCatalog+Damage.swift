@@ -66,17 +66,25 @@ extension AdapterCatalog {
     /// pending commit uses it. Never throws: a file it cannot remove is an orphan for the next start.
     public func abandon(_ digests: [SHA256Digest]) {
         guard !digests.isEmpty else { return }
-        do {
-            try database.withConnection { connection in
-                for digest in digests {
-                    blobs.claim(digest)
-                    let recorded = try connection.queryFirst("SELECT 1 FROM blobs WHERE digest = ?", [digest.hex]) { _ in true } ?? false
-                    if !recorded { _ = try blobs.removeUnlessAwaitingClaim(digest) }
-                }
-            }
-        } catch {
+        do { try database.withConnection { releaseUnrecorded(digests, $0) } } catch {
             logger.warning("could not drop blobs that were committed but not recorded",
                            metadata: ["digests": "\(digests.map(\.hex))", "error": "\(error)"])
+        }
+    }
+
+    /// Releases this process's pending commits of `digests` and removes each file no row records
+    /// (another pending commit of the same content keeps it). Call under the database lock. A failure
+    /// leaves an orphan for the next start's collection, never a missing blob.
+    func releaseUnrecorded(_ digests: [SHA256Digest], _ connection: SQLiteConnection) {
+        for digest in digests {
+            blobs.claim(digest)
+            let recorded: Bool
+            do {
+                recorded = try connection.queryFirst("SELECT 1 FROM blobs WHERE digest = ?", [digest.hex]) { _ in true } ?? false
+            } catch {
+                continue   // cannot tell: keep the file (an orphan at worst)
+            }
+            if !recorded { _ = try? blobs.removeUnlessAwaitingClaim(digest) }
         }
     }
 }

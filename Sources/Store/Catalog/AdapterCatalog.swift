@@ -146,11 +146,7 @@ public final class AdapterCatalog: Sendable {
                     return (result, try dropUnreferencedBlobs(Set(effects.released), connection))
                 }
             } catch {
-                for digest in effects.claimed {
-                    blobs.claim(digest)
-                    let recorded = (try? connection.queryFirst("SELECT 1 FROM blobs WHERE digest = ?", [digest.hex]) { _ in true }) ?? nil
-                    if recorded == nil { _ = try? blobs.removeUnlessAwaitingClaim(digest) }
-                }
+                releaseUnrecorded(effects.claimed, connection)
                 throw error
             }
             for digest in effects.claimed { blobs.claim(digest) }
