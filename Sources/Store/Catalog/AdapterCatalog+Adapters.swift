@@ -84,15 +84,19 @@ extension AdapterCatalog {
     /// A page of adapters, newest first (ties by digest), with the total matching the filters.
     public func list(_ query: AdapterQuery = AdapterQuery()) throws -> AdapterPage {
         try query.validate()
-        // Names are ASCII from [A-Za-z0-9._-], all below '~', so [prefix, prefix + "~") holds exactly
-        // the names that start with prefix, and the primary key index answers it.
-        let upper = query.namePrefix.map { $0 + "~" }
+        // Names are ASCII from [A-Za-z0-9._/-], all below '~', so [prefix, prefix + "~") holds exactly
+        // the names that start with prefix, and the primary key index answers it. A namespace is the
+        // prefix "namespace/"; with a name prefix too, one name must have both.
+        let scope = query.namespace.map { $0 + "/" }
         let filter = """
             WHERE (?1 IS NULL OR a.base_model = ?1)
-              AND (?2 IS NULL OR EXISTS (SELECT 1 FROM names n WHERE n.adapter_digest = a.digest
-                                         AND n.name >= ?2 AND n.name < ?3))
+              AND ((?2 IS NULL AND ?4 IS NULL) OR EXISTS (
+                    SELECT 1 FROM names n WHERE n.adapter_digest = a.digest
+                      AND (?2 IS NULL OR (n.name >= ?2 AND n.name < ?3))
+                      AND (?4 IS NULL OR (n.name >= ?4 AND n.name < ?5))))
             """
-        let filters: [any SQLiteBindable] = [query.baseModel, query.namePrefix, upper]
+        let filters: [any SQLiteBindable] = [query.baseModel, query.namePrefix, query.namePrefix.map { $0 + "~" },
+                                             scope, scope.map { $0 + "~" }]
         // One lock hold: no write of this process can land between the count and the page.
         return try database.read { connection in
             let total = try connection.queryFirst("SELECT count(*) FROM adapters a \(filter)", filters) {
@@ -100,7 +104,7 @@ extension AdapterCatalog {
             } ?? 0
             var items = try connection.query("""
                 SELECT \(Self.adapterColumns) FROM adapters a \(filter)
-                ORDER BY a.created_at DESC, a.digest LIMIT ?4 OFFSET ?5
+                ORDER BY a.created_at DESC, a.digest LIMIT ?6 OFFSET ?7
                 """, filters + [query.limit, query.offset]) { try adapterRecord($0) }
             for index in items.indices { items[index].names = try fetchNames(items[index].digest, connection) }
             let next = query.offset + items.count

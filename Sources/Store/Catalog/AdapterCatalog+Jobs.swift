@@ -9,8 +9,9 @@ extension AdapterCatalog {
     ///   - request: JSON text the service needs to run (or resume) the job; opaque to the store.
     ///   - maxUnfinished: refuse (`CatalogError.tooManyJobs`) when this many jobs are already queued
     ///     or running; checked in the same transaction as the insert.
+    ///   - namespace: the namespace of the token that created it (nil: none), so only that namespace sees it.
     public func createJob(kind: String, request: String, total: Int = 0, items: [String] = [],
-                          maxUnfinished: Int = .max) throws -> JobRecord {
+                          maxUnfinished: Int = .max, namespace: String? = nil) throws -> JobRecord {
         let bytes = Array(kind.utf8)
         guard (1...JobRecord.maxKindBytes).contains(bytes.count),
               bytes.allSatisfy({ AdapterName.isAllowed($0) && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else {
@@ -26,9 +27,9 @@ extension AdapterCatalog {
             guard unfinished < maxUnfinished else { throw CatalogError.tooManyJobs(unfinished: unfinished, limit: maxUnfinished) }
             let time = now()
             try connection.run("""
-                INSERT INTO jobs (id, kind, state, request, progress_done, progress_total, created_at, updated_at)
-                VALUES (?, ?, 'queued', ?, 0, ?, ?, ?)
-                """, [id.rawValue, kind, request, total, time, time])
+                INSERT INTO jobs (id, kind, state, request, progress_done, progress_total, created_at, updated_at, namespace)
+                VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, ?)
+                """, [id.rawValue, kind, request, total, time, time, namespace])
             for (position, subject) in items.enumerated() {
                 try connection.run("INSERT INTO job_items (job_id, position, subject, status) VALUES (?, ?, ?, 'pending')",
                                    [id.rawValue, position, subject])
@@ -128,7 +129,7 @@ extension AdapterCatalog {
     // MARK: Rows
 
     static let jobColumns = """
-        id, kind, state, request, progress_done, progress_total, result, error, created_at, updated_at
+        id, kind, state, request, progress_done, progress_total, result, error, created_at, updated_at, namespace
         """
 
     private func fetchJob(_ id: JobID, _ connection: SQLiteConnection) throws -> JobRecord? {
@@ -148,6 +149,7 @@ extension AdapterCatalog {
             id: id, kind: try row.column(1), state: state, request: try row.column(3),
             done: try row.column(4), total: try row.column(5), result: try row.column(6), error: try row.column(7),
             createdAt: Date(timeIntervalSince1970: try row.column(8)),
-            updatedAt: Date(timeIntervalSince1970: try row.column(9)))
+            updatedAt: Date(timeIntervalSince1970: try row.column(9)),
+            namespace: try row.column(10))
     }
 }

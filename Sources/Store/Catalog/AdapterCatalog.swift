@@ -26,13 +26,22 @@ public final class AdapterCatalog: Sendable {
         public var databaseFileName: String
         /// Remove blob files no row refers to when opening.
         public var removeOrphanBlobsAtOpen: Bool
+        /// Empty `tmp/` when opening (what a crashed writer left).
+        public var cleanTemporaryFilesAtOpen: Bool
 
         public init(database: SQLiteDatabase.Configuration = .init(), databaseFileName: String = "catalog.sqlite",
-                    removeOrphanBlobsAtOpen: Bool = true) {
+                    removeOrphanBlobsAtOpen: Bool = true, cleanTemporaryFilesAtOpen: Bool = true) {
             self.database = database
             self.databaseFileName = databaseFileName
             self.removeOrphanBlobsAtOpen = removeOrphanBlobsAtOpen
+            self.cleanTemporaryFilesAtOpen = cleanTemporaryFilesAtOpen
         }
+
+        /// For a tool opening the catalog while a server may be running on it (`token`, `scrub`):
+        /// `tmp/` holds that server's uploads in progress, and a blob without a row may be one it has
+        /// committed and not yet recorded, so neither is touched.
+        public static let besideRunningServer = Configuration(removeOrphanBlobsAtOpen: false,
+                                                              cleanTemporaryFilesAtOpen: false)
     }
 
     /// The blob files. Write blobs through it, then record them with `put` or `cacheInsert`.
@@ -53,7 +62,7 @@ public final class AdapterCatalog: Sendable {
     public init(directory: URL, configuration: Configuration = .init(), logger: Logger,
                 clock: @escaping @Sendable () -> Date = { Date() }) throws {
         blobs = try BlobStore(root: directory, logger: logger)
-        try blobs.cleanTemporaryFiles()
+        if configuration.cleanTemporaryFilesAtOpen { try blobs.cleanTemporaryFiles() }
         database = try SQLiteDatabase(path: directory.appendingPathComponent(configuration.databaseFileName).path,
                                       configuration: configuration.database, logger: logger)
         self.logger = logger

@@ -11,12 +11,17 @@ public struct AdapterQuery: Hashable, Sendable {
     public var namePrefix: String?
     /// Only adapters for exactly this base model.
     public var baseModel: String?
+    /// Only adapters with a name in this namespace (`team-a/…`); with `namePrefix`, one name must
+    /// satisfy both.
+    public var namespace: String?
 
-    public init(limit: Int = 100, offset: Int = 0, namePrefix: String? = nil, baseModel: String? = nil) {
+    public init(limit: Int = 100, offset: Int = 0, namePrefix: String? = nil, baseModel: String? = nil,
+                namespace: String? = nil) {
         self.limit = limit
         self.offset = offset
         self.namePrefix = namePrefix
         self.baseModel = baseModel
+        self.namespace = namespace
     }
 
     func validate() throws(CatalogError) {
@@ -29,8 +34,13 @@ public struct AdapterQuery: Hashable, Sendable {
             guard bytes.count <= AdapterName.maxLength else {
                 throw .invalidQuery("name prefix has \(bytes.count) characters; names have at most \(AdapterName.maxLength)")
             }
-            if let offset = bytes.firstIndex(where: { !AdapterName.isAllowed($0) }) {
-                throw .invalidQuery("name prefix \(quoted(namePrefix)): byte \(offset) is not one of A-Z a-z 0-9 . _ -")
+            if let offset = bytes.firstIndex(where: { !AdapterName.isAllowed($0) && $0 != UInt8(ascii: "/") }) {
+                throw .invalidQuery("name prefix \(quoted(namePrefix)): byte \(offset) is not one of A-Z a-z 0-9 . _ - /")
+            }
+        }
+        if let namespace {
+            do { try AdapterName.validateNamespace(namespace) } catch {
+                throw .invalidQuery("namespace: \(error)")
             }
         }
     }

@@ -29,6 +29,12 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
     case invalidJobItem(JobID, position: Int, String)
     /// `limit` jobs are already queued or running.
     case tooManyJobs(unfinished: Int, limit: Int)
+    case invalidTokenID(String)
+    /// A token's fields are refused (name, namespace, expiry).
+    case invalidToken(String)
+    case unknownToken(TokenID)
+    /// Another token already has this secret (a seed given twice, or a collision of 256 random bits).
+    case duplicateToken
     /// A stored value that fails validation: the database was edited by hand or is damaged.
     case corruptRow(table: String, column: String, value: String)
 
@@ -68,6 +74,14 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
             "job \(id) item \(position): \(why)"
         case .tooManyJobs(let unfinished, let limit):
             "\(unfinished) jobs are queued or running; at most \(limit) may be (max jobs): wait for one to finish"
+        case .invalidTokenID(let text):
+            "\(quoted(text)) is not a token id (\(TokenID.hexLength) lowercase hex characters)"
+        case .invalidToken(let why):
+            "invalid token: \(why)"
+        case .unknownToken(let id):
+            "no token \(id)"
+        case .duplicateToken:
+            "a token with this secret already exists"
         case .corruptRow(let table, let column, let value):
             "the catalog's \(table).\(column) holds \(quoted(value)), which is not valid; the database was damaged or edited"
         }

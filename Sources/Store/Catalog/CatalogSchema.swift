@@ -1,7 +1,7 @@
 /// The catalog's tables, as migrations by `PRAGMA user_version` (see `SQLiteDatabase.migrate`).
 /// Append new migrations; never edit one that has shipped.
 enum CatalogSchema {
-    static let migrations: [String] = [version1, version2]
+    static let migrations: [String] = [version1, version2, version3]
 
     /// Version 1: blobs, adapters, names, the squeeze cache, jobs.
     ///
@@ -99,5 +99,36 @@ enum CatalogSchema {
             actual   TEXT CHECK (actual IS NULL OR length(actual) = 64),
             found_at REAL NOT NULL
         );
+        """
+
+    /// Version 3: access control. `tokens` keeps each token's SHA-256 (`secret_hash`, the lookup key;
+    /// the secret itself is never stored), scope, optional namespace and times; `audit_log` records
+    /// every write and admin action; a job remembers the namespace of the token that created it, so
+    /// a team sees only its own jobs.
+    static let version3 = """
+        CREATE TABLE tokens (
+            id           TEXT PRIMARY KEY CHECK (length(id) = 16),
+            secret_hash  TEXT NOT NULL UNIQUE CHECK (length(secret_hash) = 64),
+            name         TEXT NOT NULL,
+            scope        TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+            namespace    TEXT,
+            created_at   REAL NOT NULL,
+            expires_at   REAL,
+            last_used_at REAL,
+            revoked_at   REAL
+        );
+        CREATE TABLE audit_log (
+            sequence   INTEGER PRIMARY KEY AUTOINCREMENT,
+            at         REAL NOT NULL,
+            token_id   TEXT,
+            token_name TEXT,
+            namespace  TEXT,
+            action     TEXT NOT NULL,
+            target     TEXT NOT NULL,
+            status     INTEGER NOT NULL,
+            request_id TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_by_namespace ON audit_log (namespace, sequence);
+        ALTER TABLE jobs ADD COLUMN namespace TEXT;
         """
 }

@@ -4,15 +4,7 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
 
     /// A new random identifier.
-    public static func random() -> JobID {
-        var generator = SystemRandomNumberGenerator()
-        let bits = [generator.next() as UInt64, generator.next() as UInt64]
-        let hex = bits.map { word in
-            let digits = String(word, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }.joined()
-        return JobID(unchecked: hex)
-    }
+    public static func random() -> JobID { JobID(unchecked: RandomHex.make(words: 2)) }
 
     /// Validates `text` (from a URL, say): exactly 32 lowercase hex characters.
     public init(validating text: String) throws(CatalogError) {

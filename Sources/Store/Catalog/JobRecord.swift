@@ -17,4 +17,6 @@ public struct JobRecord: Hashable, Sendable {
     public var error: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The namespace of the token that created it; nil when it was not namespace-limited.
+    public var namespace: String? = nil
 }

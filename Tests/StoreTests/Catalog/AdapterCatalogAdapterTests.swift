@@ -92,7 +92,7 @@ struct AdapterCatalogAdapterTests {
         let unknownDigest = try SHA256.hash(Data("nobody".utf8))
         #expect(throws: CatalogError.unknownReference(unknownDigest.hex)) { try fixture.catalog.resolve(unknownDigest.hex) }
         #expect(throws: CatalogError.unknownReference("nameless")) { try fixture.catalog.resolve("nameless") }
-        #expect(throws: CatalogError.invalidReference("../named", .invalidCharacter("../named", offset: 2))) {
+        #expect(throws: CatalogError.invalidReference("../named", .invalidFirstCharacter("../named"))) {
             try fixture.catalog.resolve("../named")
         }
         #expect(throws: CatalogError.invalidReference("", .empty)) { try fixture.catalog.resolve("") }
@@ -141,7 +141,7 @@ struct AdapterCatalogAdapterTests {
         #expect(try fixture.catalog.list(AdapterQuery(limit: 1)).items.isEmpty)
         #expect(try fixture.catalog.list(AdapterQuery(limit: AdapterQuery.maxLimit)).items.isEmpty)
         for query in [AdapterQuery(limit: 0), AdapterQuery(limit: AdapterQuery.maxLimit + 1), AdapterQuery(offset: -1),
-                      AdapterQuery(namePrefix: "a/b"), AdapterQuery(namePrefix: "%"),
+                      AdapterQuery(namePrefix: "a b"), AdapterQuery(namePrefix: "%"), AdapterQuery(namespace: "a/b"), AdapterQuery(namespace: ""),
                       AdapterQuery(namePrefix: String(repeating: "a", count: AdapterName.maxLength + 1))] {
             #expect(throws: CatalogError.self) { try fixture.catalog.list(query) }
         }

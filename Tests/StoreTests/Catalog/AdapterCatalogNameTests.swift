@@ -25,7 +25,7 @@ struct AdapterCatalogNameTests {
     @Test("names at the length bound work end to end")
     func longName() throws {
         let fixture = try CatalogFixture()
-        let long = String(repeating: "L", count: AdapterName.maxLength)
+        let long = String(repeating: "L", count: AdapterName.maxPartLength)
         let record = try fixture.putAdapter("long", name: long)
         #expect(try fixture.catalog.resolve(long).digest == record.digest)
         #expect(throws: CatalogError.self) { try fixture.catalog.resolve(long + "L") }

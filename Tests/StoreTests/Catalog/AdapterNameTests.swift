@@ -13,17 +13,41 @@ struct AdapterNameTests {
         #expect(try AdapterName(validating: text).rawValue == text)
     }
 
-    @Test("length: 128 characters accepted, 129 refused")
+    @Test("length: 128 characters per part accepted, 129 refused, in either part")
     func lengthBound() throws {
-        #expect(try AdapterName(validating: String(repeating: "n", count: AdapterName.maxLength)).rawValue.count == 128)
-        let long = String(repeating: "n", count: AdapterName.maxLength + 1)
+        let part = String(repeating: "n", count: AdapterName.maxPartLength)
+        #expect(try AdapterName(validating: part).rawValue.count == 128)
+        let long = part + "n"
         #expect(throws: AdapterNameError.tooLong(long, length: 129)) { try AdapterName(validating: long) }
+        let both = part + "/" + part
+        #expect(try AdapterName(validating: both).rawValue.count == AdapterName.maxLength)
+        #expect(throws: AdapterNameError.tooLong(long + "/a", length: 129)) { try AdapterName(validating: long + "/a") }
+        #expect(throws: AdapterNameError.tooLong("a/" + long, length: 129)) { try AdapterName(validating: "a/" + long) }
+    }
+
+    @Test("namespaced names: one '/', each part under the name rules, the second part never a path keyword")
+    func namespaced() throws {
+        let name = try AdapterName(validating: "team-a/chat-v2")
+        #expect(name.namespace == "team-a" && name.isIn(namespace: "team-a") && !name.isIn(namespace: "team"))
+        #expect(try AdapterName(validating: "chat").namespace == nil)
+        #expect(try AdapterName(validating: "files/chat").namespace == "files", "a keyword may be a namespace")
+        for word in AdapterName.reservedLocalParts.sorted() {
+            #expect(throws: AdapterNameError.reservedWord("team/\(word)", word: word)) { try AdapterName(validating: "team/\(word)") }
+            #expect(try AdapterName(validating: word).rawValue == word, "a keyword is still a bare name")
+        }
+        let hex = String(repeating: "ab", count: 32)
+        for (text, reason) in [("a/b/c", AdapterNameError.tooManyParts("a/b/c")), ("/a", .emptyPart("/a")), ("a/", .emptyPart("a/")),
+                               ("/", .emptyPart("/")), ("a/.b", .invalidFirstCharacter("a/.b")), ("a/-b", .invalidFirstCharacter("a/-b")),
+                               ("a/\(hex)", .looksLikeDigest("a/\(hex)")), ("\(hex)/a", .looksLikeDigest("\(hex)/a")),
+                               ("a/b c", .invalidCharacter("a/b c", offset: 3))] {
+            #expect(throws: reason) { try AdapterName(validating: text) }
+        }
     }
 
     @Test("invalid names and the reason each is refused", arguments: [
         ("", AdapterNameError.empty),
-        ("a/b", .invalidCharacter("a/b", offset: 1)),
-        ("../etc/passwd", .invalidCharacter("../etc/passwd", offset: 2)),
+        ("../etc/passwd", .tooManyParts("../etc/passwd")),
+        ("../x", .invalidFirstCharacter("../x")),
         ("..", .invalidFirstCharacter("..")),
         (".", .invalidFirstCharacter(".")),
         (".hidden", .invalidFirstCharacter(".hidden")),
@@ -41,12 +65,12 @@ struct AdapterNameTests {
         #expect(throws: reason) { try AdapterName(validating: text) }
     }
 
-    @Test("every byte outside [A-Za-z0-9._-] is refused in the middle of a name")
+    @Test("every byte outside [A-Za-z0-9._-] is refused in the middle of a name ('/' separates a namespace)")
     func allBytes() {
         for byte in UInt8(1)...UInt8(127) {
             let text = "a" + String(UnicodeScalar(byte)) + "b"
             let allowed = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "/")
             #expect(((try? AdapterName(validating: text)) != nil) == allowed, "byte \(byte)")
         }
     }
@@ -57,7 +81,7 @@ struct AdapterNameTests {
         #expect(try AdapterReference(parsing: digest.hex) == .digest(digest))
         #expect(try AdapterReference(parsing: "my-adapter") == .name(AdapterName(validating: "my-adapter")))
         #expect(try AdapterReference(parsing: digest.hex.uppercased()) == .name(AdapterName(validating: digest.hex.uppercased())))
-        #expect(throws: CatalogError.invalidReference("../x", .invalidCharacter("../x", offset: 2))) {
+        #expect(throws: CatalogError.invalidReference("../x", .invalidFirstCharacter("../x"))) {
             try AdapterReference(parsing: "../x")
         }
     }
