@@ -87,7 +87,7 @@ struct BadInputTests {
             BadRequest(method: "GET", target: "/v1/adapters/\(zeros)/squeezed/4/\(file)", status: 404),
             BadRequest(method: "GET", target: "/v1/adapters/\(zeros)/squeezed/4.tar", status: 404),
             BadRequest(method: "GET", target: "/v1/adapters/%2e%2e/squeezed/4/\(file)", status: 400),
-            BadRequest(method: "GET", target: "/v1/adapters/a%2Fb/squeezed/4/\(file)", status: 400),
+            BadRequest(method: "GET", target: "/v1/adapters/a%2Fb%2Fc/squeezed/4/\(file)", status: 400),
             BadRequest(method: "GET", target: "/v1/adapters/base/merged.safetensors?rank=65", status: 400),
         ]
     }()
@@ -106,7 +106,7 @@ struct BadInputTests {
         var out: [BadRequest] = []
         let refs: [(String, Int)] = [
             ("nope", 404), (String(repeating: "0", count: 64), 404), ("%2e%2e", 400), ("..", 400), (".hidden", 400),
-            ("a%2Fb", 400), ("a%00b", 400), (String(repeating: "n", count: 129), 400), ("%ff", 400),
+            ("a%2Fb%2Fc", 400), ("a%2Fb", 404), ("a%00b", 400), (String(repeating: "n", count: 129), 400), ("%ff", 400),
         ]
         for (ref, status) in refs {
             for suffix in ["", "/files/adapter_model.safetensors", "/merged.safetensors", "/spectrum", "/spectrum.svg"] {
@@ -128,8 +128,9 @@ struct BadInputTests {
     static let nameRequests: [BadRequest] = [
         BadRequest(method: "PUT", target: "/v1/names/..", status: 400, body: "{\"adapter\": \"base\"}"),
         BadRequest(method: "PUT", target: "/v1/names/%2e%2e", status: 400, body: "{\"adapter\": \"base\"}"),
-        BadRequest(method: "PUT", target: "/v1/names/a%2Fb", status: 400, body: "{\"adapter\": \"base\"}"),
-        BadRequest(method: "PUT", target: "/v1/names/a/b", status: 404, body: "{\"adapter\": \"base\"}"),
+        BadRequest(method: "PUT", target: "/v1/names/a%2Fb%2Fc", status: 400, body: "{\"adapter\": \"base\"}"),
+        BadRequest(method: "PUT", target: "/v1/names/a/b/c", status: 404, body: "{\"adapter\": \"base\"}"),
+        BadRequest(method: "PUT", target: "/v1/names/a/files", status: 400, body: "{\"adapter\": \"base\"}"),
         BadRequest(method: "PUT", target: "/v1/names/" + String(repeating: "n", count: 129), status: 400, body: "{\"adapter\": \"base\"}"),
         BadRequest(method: "PUT", target: "/v1/names/" + String(repeating: "ab", count: 32), status: 400, body: "{\"adapter\": \"base\"}"),
         BadRequest(method: "PUT", target: "/v1/names/-x", status: 400, body: "{\"adapter\": \"base\"}"),

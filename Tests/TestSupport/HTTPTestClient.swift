@@ -61,17 +61,34 @@ public struct HTTPTestClient: Sendable {
     /// The local address to connect from (any of 127.0.0.0/8 works on Linux loopback), so a test can
     /// be several clients; nil lets the kernel choose.
     public let sourceHost: String?
+    /// Fields sent with every request (a token, say) unless the request gives a field of the same name.
+    public let defaultHeaders: [(String, String)]
 
-    public init(host: String = "127.0.0.1", port: Int, timeout: Double = 30, sourceHost: String? = nil) {
+    public init(host: String = "127.0.0.1", port: Int, timeout: Double = 30, sourceHost: String? = nil,
+                defaultHeaders: [(String, String)] = []) {
         self.host = host
         self.port = port
         self.timeout = timeout
         self.sourceHost = sourceHost
+        self.defaultHeaders = defaultHeaders
     }
 
     /// The same server, from another local address.
     public func from(_ sourceHost: String) -> HTTPTestClient {
-        HTTPTestClient(host: host, port: port, timeout: timeout, sourceHost: sourceHost)
+        HTTPTestClient(host: host, port: port, timeout: timeout, sourceHost: sourceHost, defaultHeaders: defaultHeaders)
+    }
+
+    /// `defaultHeaders` as header lines.
+    var defaultFields: String { defaultHeaders.map { "\($0.0): \($0.1)\r\n" }.joined() }
+
+    /// The same server with other default fields (`[]`: none, an anonymous client).
+    public func with(defaultHeaders: [(String, String)]) -> HTTPTestClient {
+        HTTPTestClient(host: host, port: port, timeout: timeout, sourceHost: sourceHost, defaultHeaders: defaultHeaders)
+    }
+
+    /// The same server, sending `Authorization: Bearer <token>` with every request.
+    public func bearer(_ token: String) -> HTTPTestClient {
+        with(defaultHeaders: [("Authorization", "Bearer \(token)")])
     }
 
     /// Sends a GET and closes the connection without reading the answer: a client that gives up.
@@ -80,7 +97,7 @@ public struct HTTPTestClient: Sendable {
         try await Self.onThread {
             let fd = try self.connectSocket()
             defer { close(fd) }
-            let head = "GET \(target) HTTP/1.1\r\nHost: \(self.host):\(self.port)\r\n\r\n"
+            let head = "GET \(target) HTTP/1.1\r\nHost: \(self.host):\(self.port)\r\n\(self.defaultFields)\r\n"
             guard self.sendAll(fd, Array(head.utf8)) else { throw HTTPTestClientError.closedBeforeResponse(sent: false) }
         }
     }
@@ -90,7 +107,7 @@ public struct HTTPTestClient: Sendable {
     public func abandon(_ target: String, after ready: () async throws -> Void) async throws {
         let fd = try await Self.onThread {
             let fd = try self.connectSocket()
-            let head = "GET \(target) HTTP/1.1\r\nHost: \(self.host):\(self.port)\r\n\r\n"
+            let head = "GET \(target) HTTP/1.1\r\nHost: \(self.host):\(self.port)\r\n\(self.defaultFields)\r\n"
             guard self.sendAll(fd, Array(head.utf8)) else {
                 close(fd)
                 throw HTTPTestClientError.closedBeforeResponse(sent: false)
@@ -135,6 +152,8 @@ public struct HTTPTestClient: Sendable {
         let fd = try connectSocket()
         defer { close(fd) }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        let given = Set(headers.map { $0.0.lowercased() })
+        for (name, value) in defaultHeaders where !given.contains(name.lowercased()) { head += "\(name): \(value)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         var payload = body ?? []
         if let body, let size = chunkSize {

@@ -2,22 +2,26 @@ import Dispatch
 import Logging
 
 /// Logs one line per request with method, path, status, duration and request id. Errors thrown by
-/// inner handlers are logged with the status they will be answered with, then rethrown.
+/// inner handlers are logged with the status they will be answered with, then rethrown. `redact`
+/// rewrites the path before it is logged (a secret a client put in a URL stays out of the log).
 public struct AccessLogMiddleware: HTTPMiddleware {
     let logger: Logger
     let level: Logger.Level
+    let redact: @Sendable (String) -> String
 
-    public init(logger: Logger, level: Logger.Level = .info) {
+    public init(logger: Logger, level: Logger.Level = .info, redact: @escaping @Sendable (String) -> String = { $0 }) {
         self.logger = logger
         self.level = level
+        self.redact = redact
     }
 
     public func handle(_ request: HTTPRequest, next: any HTTPHandler) async throws -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         func log(_ status: Int) {
             let micros = (DispatchTime.now().uptimeNanoseconds - start) / 1000
-            logger.log(level: level, "\(request.method) \(request.path) \(status)", metadata: [
-                "method": "\(request.method)", "path": "\(request.path)", "status": "\(status)",
+            let path = redact(request.path)
+            logger.log(level: level, "\(request.method) \(path) \(status)", metadata: [
+                "method": "\(request.method)", "path": "\(path)", "status": "\(status)",
                 "duration_us": "\(micros)", "request-id": "\(request.requestID)",
                 "remote": "\(request.remoteAddress?.description ?? "-")",
             ])

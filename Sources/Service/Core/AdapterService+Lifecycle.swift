@@ -11,6 +11,11 @@ extension AdapterService {
         guard let port = UInt16(exactly: configuration.port) else {
             throw ServiceError.badRequest("port \(configuration.port) is outside 0...65535")
         }
+        let (settings, catalog, directory, logger) = (configuration.access, catalog, configuration.dataDirectory, logger)
+        let banner = try await store.write { _ in
+            try AdminTokenBootstrap.run(settings: settings, catalog: catalog, directory: directory, logger: logger)
+        }
+        accessBanner.withLock { $0 = banner }
         var limits = configuration.http
         // The upload route's own limit must not be cut short by the parser's global one.
         limits.maxBodyBytes = max(limits.maxBodyBytes, configuration.limits.maxUploadBytes)

@@ -17,9 +17,11 @@ extension AdapterService {
                 try? await Task.sleep(for: configuration.maintenanceInterval)
                 if Task.isCancelled { break }
                 await flushCacheTouches()
+                await flushTokenUses()
                 if clock.now >= nextSweep {
                     nextSweep = clock.now + Self.jobSweepInterval
                     await sweepJobs()
+                    await pruneAudit()
                 }
                 if let due = nextScrub, clock.now >= due {
                     await scrub()
@@ -41,6 +43,26 @@ extension AdapterService {
         guard catalog.pendingCacheTouches > 0 else { return }
         do { try await store.write { try $0.flushCacheTouches() } } catch is CancellationError {} catch {
             logger.warning("could not record cache hits (kept for the next try): \(error)")
+        }
+    }
+
+    /// Writes when tokens were last used (gathered by the authenticator; a request never writes).
+    func flushTokenUses() async {
+        let uses = authenticator.takeUses()
+        guard !uses.isEmpty else { return }
+        do { try await store.write { try $0.recordTokenUses(uses) } } catch is CancellationError {} catch {
+            logger.warning("could not record token uses: \(error)")
+        }
+    }
+
+    /// Keeps the newest `auditRetention` audit entries.
+    func pruneAudit() async {
+        let keep = configuration.access.auditRetention
+        do {
+            let removed = try await store.write { try $0.pruneAudit(keep: keep) }
+            if removed > 0 { logger.info("pruned \(removed) audit entries past the newest \(keep)") }
+        } catch is CancellationError {} catch {
+            logger.warning("could not prune the audit log: \(error)")
         }
     }
 

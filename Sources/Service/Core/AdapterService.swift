@@ -26,6 +26,10 @@ public final class AdapterService: Sendable {
     /// The server, once started, for the open-connections gauge.
     let server = Mutex<HTTPServer?>(nil)
     let jobs: JobRunner
+    /// Who a request is (tokens, scopes, the failure budget).
+    let authenticator: Authenticator
+    /// One line on authentication for the start-up banner: on or off, and where the admin token is.
+    let accessBanner = Mutex("")
     /// `/readyz`'s write check, done at most once a second.
     let readiness = ReadinessCheck()
     /// Maintenance and scrub tasks, cancelled and awaited by `stop()`.
@@ -51,7 +55,13 @@ public final class AdapterService: Sendable {
         metrics = ServiceMetrics()
         admission = SqueezeAdmission(limits: configuration.limits, concurrentSqueezes: configuration.concurrentSqueezes)
         jobs = JobRunner()
+        authenticator = Authenticator(enabled: configuration.access.enabled,
+                                      metricsNeedToken: configuration.access.metricsNeedToken,
+                                      limits: configuration.authLimits, store: store, metrics: metrics)
     }
+
+    /// Authentication's state and where the admin token is, once `start()` has run.
+    public var accessSummary: String { accessBanner.withLock { $0 } }
 
     /// Marks the service as draining (readyz answers 503) before a graceful shutdown.
     public func beginDraining() { draining.withLock { $0 = true } }

@@ -28,6 +28,10 @@ public struct ServiceConfiguration: Sendable {
     /// scrub's schedule). Not a flag: a second bounds how stale `last_used_at` can be after a crash;
     /// tests lengthen it to observe a hit that has not been written.
     public var maintenanceInterval: Duration = .seconds(1)
+    /// Tokens, scopes and the audit log.
+    public var access: AccessSettings = AccessSettings()
+    /// The failure budget and caches of authentication (not flags; tests change them).
+    var authLimits = AuthLimits()
     /// What one request may cost.
     public var limits: ServiceLimits
     public var http: HTTPLimits
@@ -76,6 +80,7 @@ public struct ServiceConfiguration: Sendable {
             "shutdown: drain delay \(drainDelay), grace \(shutdownGrace)",
             "scrub: every \(scrubInterval == .zero ? "never (off)" : "\(scrubInterval)"), at most \(scrubBytesPerSecond) bytes/s",
             "jobs: at most \(maxJobs) queued or running, finished ones kept \(jobRetention)",
+            "auth: \(access.enabled ? "on (Bearer tokens)" : "OFF: anyone who reaches the port may do anything"), /metrics \(access.metricsNeedToken ? "needs a read token" : "open"), audit log keeps \(access.auditRetention) entries",
         ] + limits.summary
     }
 }

@@ -41,14 +41,18 @@ enum ServiceError {
             return HTTPError(.badRequest, type: "invalid-tar", detail: e.description)
         case let e as CatalogError:
             switch e {
-            case .unknownReference, .unknownAdapter, .unknownJob, .unknownCacheEntry:
+            case .unknownReference, .unknownAdapter, .unknownJob, .unknownCacheEntry, .unknownToken:
                 return HTTPError(.notFound, type: "not-found", detail: e.description)
             case .tooManyJobs:
                 var refused = HTTPError(.tooManyRequests, type: "too-many-jobs", detail: e.description)
                 refused.headers["Retry-After"] = "30"
                 return refused
-            case .invalidReference, .invalidQuery, .invalidJobID, .invalidCacheKey, .invalidBudget, .invalidJobKind:
+            case .invalidReference, .invalidQuery, .invalidJobID, .invalidCacheKey, .invalidBudget, .invalidJobKind, .invalidTokenID:
                 return HTTPError(.badRequest, type: "invalid-request", detail: e.description)
+            case .invalidToken:
+                return HTTPError(.badRequest, type: "invalid-token-request", detail: e.description)
+            case .duplicateToken:
+                return HTTPError(.conflict, type: "duplicate-token", detail: e.description)
             default:
                 return HTTPError(.internalServerError, type: "storage", detail: e.description)
             }

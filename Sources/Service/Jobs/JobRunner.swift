@@ -57,7 +57,9 @@ extension AdapterService {
 
     /// Creates a normalize job for `request` (after resolving which adapters it covers) and starts it.
     /// 429 `too-many-jobs` when `maxJobs` are already queued or running.
-    func createNormalizeJob(_ body: NormalizeRequest) async throws -> JobRecord {
+    /// Creates a normalize job over what `caller` may see: a caller limited to a namespace covers
+    /// only adapters named there (its `all` and prefixes too), and the job is visible only to it.
+    func createNormalizeJob(_ body: NormalizeRequest, caller: Caller) async throws -> JobRecord {
         _ = try body.squeezeRequest(maxRank: limits.maxRank)
         let chosen = [body.adapters != nil, body.prefix != nil, body.all == true].filter { $0 }.count
         guard chosen == 1 else {
@@ -66,11 +68,12 @@ extension AdapterService {
         var digests: [String] = []
         if let refs = body.adapters {
             guard !refs.isEmpty else { throw ServiceError.badRequest("\"adapters\" is empty", type: "invalid-job") }
-            digests = try await store.read { catalog in try refs.map { try catalog.resolve($0).digest.hex } }
+            for ref in refs { digests.append(try await visibleRecord(ref, caller).digest.hex) }
         } else {
             var offset: Int? = 0
             while let o = offset {
-                let query = AdapterQuery(limit: AdapterQuery.maxLimit, offset: o, namePrefix: body.prefix)
+                let query = AdapterQuery(limit: AdapterQuery.maxLimit, offset: o, namePrefix: body.prefix,
+                                         namespace: caller.namespace)
                 let page = try await store.read { try $0.list(query) }
                 digests += page.items.map(\.digest.hex)
                 offset = page.nextOffset
@@ -83,9 +86,9 @@ extension AdapterService {
             throw ServiceError.badRequest("the job covers \(digests.count > limits.maxJobAdapters ? "more than \(limits.maxJobAdapters)" : "\(digests.count)") adapters; at most \(limits.maxJobAdapters) per job (max job adapters)", type: "invalid-job")
         }
         let json = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)   // its adapters are the job's items
-        let (maxJobs, items) = (configuration.maxJobs, digests)
+        let (maxJobs, items, namespace) = (configuration.maxJobs, digests, caller.namespace)
         let job = try await store.write {
-            try $0.createJob(kind: Self.normalizeKind, request: json, items: items, maxUnfinished: maxJobs)
+            try $0.createJob(kind: Self.normalizeKind, request: json, items: items, maxUnfinished: maxJobs, namespace: namespace)
         }
         await jobs.enqueue(job.id, service: self)
         return job

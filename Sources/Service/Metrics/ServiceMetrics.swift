@@ -27,6 +27,13 @@ final class ServiceMetrics: Sendable {
         registry.describeCounter("lora_squeeze_problems_total",
                                  "Error responses by problem type (e.g. squeeze-queue-full, too-many-squeezes, output-too-large, insufficient-storage).",
                                  labels: ["type"])
+        registry.describeCounter("lora_squeeze_auth_failures_total",
+                                 "Refused authentications by reason (missing, malformed, unknown, expired, revoked, rate_limited, insufficient_scope).",
+                                 labels: ["reason"])
+    }
+
+    func authFailure(_ reason: String) {
+        registry.increment("lora_squeeze_auth_failures_total", labels: [reason])
     }
 
     func problem(_ type: String) {

@@ -5,35 +5,52 @@ import Store
 
 extension AdapterService {
     func addAdapterRoutes(_ t: inout RouteTable) {
-        t.add(.post, "/v1/adapters", maxBodyBytes: limits.maxUploadBytes) { [self] request in
+        t.add(.post, "/v1/adapters", access: .scope(.write), maxBodyBytes: limits.maxUploadBytes) { [self] request, caller in
             let name = try request.queryValue("name").map { try AdapterName(validating: $0) }
+            if let namespace = caller.namespace {
+                guard let name else {
+                    throw HTTPError(.forbidden, type: "outside-namespace",
+                                    detail: "this token is limited to the namespace \"\(namespace)\": name the upload with ?name=\(namespace)/<name>")
+                }
+                try caller.requireNameAllowed(name)
+            }
             let (record, created) = try await ingest(request, name: name)
-            var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(record, detailed: true)),
+            var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(caller.view(record), detailed: true)),
                                              status: created ? .created : .ok)
             response.headers["Location"] = "/v1/adapters/\(record.digest.hex)"
             return response
         }
 
-        t.add(.get, "/v1/adapters") { [self] request in
+        t.add(.get, "/v1/adapters", access: .scope(.read)) { [self] request, caller in
             let limit = try Self.intQuery(request, "limit", default: 100, range: 1...AdapterQuery.maxLimit)
             let offset = try Self.intQuery(request, "offset", default: 0, range: 0...Int.max)
             let query = AdapterQuery(limit: limit, offset: offset, namePrefix: request.queryValue("name"),
-                                     baseModel: request.queryValue("base_model"))
+                                     baseModel: request.queryValue("base_model"), namespace: caller.namespace)
             let page = try await store.read { try $0.list(query) }
             struct Page: Encodable { let items: [AdapterResponse]; let total: Int; let nextOffset: Int? }
-            return .json(try JSONBody.encode(Page(items: page.items.map { AdapterResponse($0, detailed: false) },
+            return .json(try JSONBody.encode(Page(items: page.items.map { AdapterResponse(caller.view($0), detailed: false) },
                                                   total: page.total, nextOffset: page.nextOffset)))
         }
 
-        t.add(.get, "/v1/adapters/:ref") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(r, detailed: true)))
             response.headers["Cache-Control"] = "no-cache"  // its names can change
             return response
         }
 
-        t.add(.delete, "/v1/adapters/:ref") { [self] request in
-            let reference = try AdapterReference(parsing: request.pathParameters["ref"] ?? "")
+        t.addNamed(.delete, "/v1/adapters/:ref", access: .scope(.admin)) { [self] request, caller in
+            let visible = try await record(request, caller)
+            if let namespace = caller.namespace {
+                // The full record: names outside the namespace mean other teams use it.
+                let digest = visible.digest
+                let all = try await store.read { try $0.names(of: digest) }
+                guard all.allSatisfy({ $0.isIn(namespace: namespace) }) else {
+                    throw HTTPError(.forbidden, type: "outside-namespace",
+                                    detail: "adapter \(digest.hex) also has names outside the namespace \"\(namespace)\"; only a token without a namespace may delete it")
+                }
+            }
+            let reference = AdapterReference.digest(visible.digest)
             let deletion = try await store.write { try $0.delete(reference) }
             struct Deleted: Encodable { let digest: String; let removedCacheEntries: Int; let removedBlobs: Int }
             return .json(try JSONBody.encode(Deleted(digest: deletion.adapter.digest.hex,
@@ -41,15 +58,17 @@ extension AdapterService {
                                                      removedBlobs: deletion.removedBlobs.count)))
         }
 
-        t.add(.put, "/v1/names/:name", maxBodyBytes: 4096) { [self] request in
+        t.addNamed(.put, "/v1/names/:name", access: .scope(.write), maxBodyBytes: 4096) { [self] request, caller in
             let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
+            try caller.requireNameAllowed(name)
             struct Body: Decodable { let adapter: String }
             let bytes = try await request.body.collect(upTo: 4096)
             guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
                 throw ServiceError.badRequest("the body must be JSON {\"adapter\": \"<digest or name>\"}", type: "invalid-body")
             }
+            let visible = try await visibleRecord(body.adapter, caller)
             let (target, previous) = try await store.write { catalog in
-                let target = try catalog.resolve(body.adapter)
+                let target = try catalog.resolve(.digest(visible.digest))
                 return (target, try catalog.setName(name, to: .digest(target.digest)))
             }
             struct Moved: Encodable { let name: String; let digest: String; let previous: String? }
@@ -57,16 +76,17 @@ extension AdapterService {
                          status: previous == nil ? .created : .ok)
         }
 
-        t.add(.delete, "/v1/names/:name") { [self] request in
+        t.addNamed(.delete, "/v1/names/:name", access: .scope(.write)) { [self] request, caller in
             let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
+            try caller.requireNameAllowed(name)
             guard try await store.write({ try $0.removeName(name) }) != nil else {
                 throw HTTPError(.notFound, type: "not-found", detail: "no adapter is named \(name)")
             }
             return .status(.noContent)
         }
 
-        t.add(.get, "/v1/adapters/:ref/files/:file") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref/files/:file", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             let file = request.pathParameters["file"] ?? ""
             let blob: SHA256Digest?
             switch file {
@@ -84,12 +104,16 @@ extension AdapterService {
 
         // A blob by its SHA-256: the content-addressed, immutable URL of any stored file (squeezed
         // outputs included), so clients and CDNs can cache it for good.
-        t.add(.get, "/v1/blobs/:digest") { [self] request in
+        t.add(.get, "/v1/blobs/:digest", access: .scope(.read)) { [self] request, caller in
             let text = request.pathParameters["digest"] ?? ""
             guard let digest = SHA256Digest(text) else {
                 throw HTTPError(.badRequest, type: "invalid-digest", detail: "\"\(text.prefix(80))\" is not a SHA-256 digest (64 lowercase hex characters)")
             }
             let notFound = HTTPError(.notFound, type: "not-found", detail: "no stored file has the digest \(digest.hex)")
+            if let namespace = caller.namespace {
+                // Only files of the namespace's adapters and of their cached squeezes.
+                guard try await store.read({ try $0.blobVisible(digest, namespace: namespace) }) else { throw notFound }
+            }
             guard let known = try await store.read({ try $0.blobInfo(digest) }) else { throw notFound }
             if known.damaged {
                 throw HTTPError(.internalServerError, type: "blob-damaged",

@@ -5,8 +5,8 @@ import SqueezeEngine
 
 extension AdapterService {
     func addInsightRoutes(_ t: inout RouteTable) {
-        t.add(.get, "/v1/adapters/:ref/spectrum") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref/spectrum", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             let inspection = try inspections.inspection(r)
             struct Module: Encodable { let name: String; let rank: Int; let singularValues: [Double]; let ranks: [Int]; let energy: [Double] }
             struct Body: Encodable { let digest: String; let modules: [Module]; let candidates: [AdapterInspection.Candidate] }
@@ -17,8 +17,8 @@ extension AdapterService {
                 candidates: inspection.candidates)))
         }
 
-        t.add(.get, "/v1/adapters/:ref/spectrum.svg") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref/spectrum.svg", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             let inspection = try inspections.inspection(r)
             let maxRank = inspection.modules.map(\.rank).max() ?? 1
             let marks = [1, 8, 16, 32, 64, 128, 256, 320, 512].filter { $0 <= maxRank }

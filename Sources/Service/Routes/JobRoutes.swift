@@ -30,11 +30,11 @@ extension AdapterService {
     }
 
     func addJobRoutes(_ t: inout RouteTable) {
-        t.add(.post, "/v1/normalize", maxBodyBytes: 1 << 20) { [self] request in
+        t.add(.post, "/v1/normalize", access: .scope(.write), maxBodyBytes: 1 << 20) { [self] request, caller in
             let bytes = try await request.body.collect(upTo: 1 << 20)
             let body = try JSONBody.decode(NormalizeRequest.self, from: bytes,
                                            expected: "{\"adapters\": [\"name-or-digest\"], \"rank\": 16} (or \"prefix\", or \"all\": true; optional method, dtype, energy)")
-            let job = try await createNormalizeJob(body)
+            let job = try await createNormalizeJob(body, caller: caller)
             let id = job.id
             let items = try await store.read { try $0.jobItems(id) }
             var response = HTTPResponse.json(try JSONBody.encode(JobResponse(job, items: items)), status: .accepted)
@@ -42,11 +42,11 @@ extension AdapterService {
             return response
         }
 
-        t.add(.get, "/v1/jobs/:id") { [self] request in
+        t.add(.get, "/v1/jobs/:id", access: .scope(.read)) { [self] request, caller in
             let id = try JobID(validating: request.pathParameters["id"] ?? "")
             guard let (job, items) = try await store.read({ catalog in
                 try catalog.job(id).map { ($0, try catalog.jobItems(id)) }
-            }) else {
+            }), caller.namespace == nil || job.namespace == caller.namespace else {
                 throw HTTPError(.notFound, type: "not-found", detail: "no job \(id)")
             }
             return .json(try JSONBody.encode(JobResponse(job, items: items)))

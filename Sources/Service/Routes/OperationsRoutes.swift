@@ -3,9 +3,9 @@ import HTTPServer
 
 extension AdapterService {
     func addOperationsRoutes(_ t: inout RouteTable) {
-        t.add(.get, "/healthz") { _ in .json("{\"status\":\"ok\"}") }
+        t.add(.get, "/healthz", access: .open) { _, _ in .json("{\"status\":\"ok\"}") }
 
-        t.add(.get, "/readyz") { [self] _ in
+        t.add(.get, "/readyz", access: .open) { [self] _, _ in
             if isDraining {
                 return .json("{\"status\":\"draining\"}", status: .serviceUnavailable)
             }
@@ -15,10 +15,14 @@ extension AdapterService {
                 logger.error("readyz: \(failure)")
                 return .json(try JSONBody.encode(["status": "unavailable", "detail": failure]), status: .serviceUnavailable)
             }
+            guard configuration.access.enabled else {
+                return .json(try JSONBody.encode(["status": "ready",
+                                                  "warning": "authentication is off (--auth off): every request is allowed"]))
+            }
             return .json("{\"status\":\"ready\"}")
         }
 
-        t.add(.get, "/metrics") { [self] _ in
+        t.add(.get, "/metrics", access: .metrics) { [self] _, _ in
             let statistics = try await store.read { try $0.statistics() }
             let text = metrics.render(statistics: statistics,
                                       openConnections: server.withLock { $0?.connectionCount ?? 0 },
@@ -28,7 +32,7 @@ extension AdapterService {
             return .bytes(Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 
-        t.add(.get, "/openapi.json") { _ in
+        t.add(.get, "/openapi.json", access: .open) { _, _ in
             .bytes(PackageResources.openapi_json, contentType: "application/json")
         }
     }

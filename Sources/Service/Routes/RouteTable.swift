@@ -2,37 +2,94 @@ import Foundation
 import HTTPServer
 import Logging
 
-/// Registers routes with the router, each wrapped so that errors become problem+json with the
-/// right status and every request is counted in the metrics under its route pattern.
+/// Registers routes with the router, each with the access it needs declared at registration (there
+/// is no default, so no route exists without one), wrapped so that the caller is authenticated
+/// first, errors become problem+json with the right status, write and admin actions are audited,
+/// and every request is counted in the metrics under its route pattern.
 struct RouteTable {
+    /// One registered route, in OpenAPI's `{param}` spelling: checked against openapi.json.
+    struct Registration: Sendable {
+        let method: String
+        let path: String
+        let access: RouteAccess
+    }
+
     private(set) var router = HTTPRouter()
-    /// Every (method, pattern) registered, in OpenAPI's `{param}` spelling: checked against openapi.json.
-    private(set) var routes: [(method: String, path: String)] = []
+    private(set) var routes: [Registration] = []
     let metrics: ServiceMetrics
     let logger: Logger
+    let authenticator: Authenticator
+    let audit: AuditTrail
 
-    mutating func add(_ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
-                      _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
-        routes.append((method.rawValue, Self.openAPIPath(pattern)))
-        let (metrics, logger) = (self.metrics, self.logger)
-        router.add(method, pattern, maxBodyBytes: maxBodyBytes) { request in
+    mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
+                      _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
+        routes.append(Registration(method: method.rawValue, path: Self.openAPIPath(pattern), access: access))
+        let (metrics, logger, authenticator, audit) = (self.metrics, self.logger, self.authenticator, self.audit)
+        router.add(method, pattern, maxBodyBytes: maxBodyBytes) { original in
             let start = ContinuousClock.now
+            let request = Self.joiningNamespace(original)
             var response: HTTPResponse
+            var caller: Caller?
             do {
-                response = try await body(request)
+                let authorized = try await authenticator.authorize(request, access: access)
+                caller = authorized
+                response = try await body(request, authorized)
             } catch {
-                let problem = ServiceError.http(error)
+                var thrown = error
+                if let refusal = error as? Authenticator.ScopeRefusal {
+                    caller = refusal.caller
+                    thrown = refusal.error
+                }
+                let problem = SecretRedaction.redact(ServiceError.http(thrown))
                 metrics.problem(problem.type)
                 if problem.status.code >= 500, problem.status.code != 503, problem.status.code != 507, !(error is CancellationError) {
-                    logger.error("\(request.method) \(request.path) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
+                    logger.error("\(request.method) \(SecretRedaction.redact(request.path)) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
                 }
                 response = HTTPResponse.problem(problem, requestID: request.requestID)
+            }
+            if let caller, AuditTrail.audits(request.method, access) {
+                await audit.record(request, pattern: pattern, caller: caller, status: response.status.code,
+                                   location: response.headers["Location"])
             }
             metrics.request(route: pattern, method: request.method.rawValue, status: response.status.code,
                             seconds: (ContinuousClock.now - start).seconds,
                             bytesIn: request.body.expectedLength ?? 0, bytesOut: response.body.declaredLength ?? 0)
             return response
         }
+    }
+
+    /// Adds a route whose `:ref` (an adapter) or `:name` may be a namespaced name, twice: as given,
+    /// and with that parameter as two segments (`/v1/adapters/:namespace/:ref/…`). The handler sees
+    /// one parameter either way (`team-a/chat-v2`). The router gives a path to its most specific
+    /// patterns, and `AdapterName.reservedLocalParts` keeps the words that follow a name from being
+    /// a name's second part, so every path has one owner.
+    mutating func addNamed(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
+                           _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
+        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, body)
+        add(method, Self.namespaced(pattern), access: access, maxBodyBytes: maxBodyBytes, body)
+    }
+
+    /// The parameters `addNamed` splits in two.
+    static let namedParameters = ["ref", "name"]
+
+    /// `/v1/adapters/:ref/spectrum` → `/v1/adapters/:namespace/:ref/spectrum`.
+    static func namespaced(_ pattern: String) -> String {
+        var segments = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if let index = segments.firstIndex(where: { namedParameters.contains(String($0.dropFirst())) && $0.hasPrefix(":") }) {
+            segments.insert(":namespace", at: index)
+        }
+        return segments.joined(separator: "/")
+    }
+
+    /// The request with `namespace` and the named parameter joined back into one (`team-a/chat-v2`).
+    static func joiningNamespace(_ request: HTTPRequest) -> HTTPRequest {
+        guard let namespace = request.pathParameters["namespace"] else { return request }
+        var joined = request
+        joined.pathParameters["namespace"] = nil
+        for key in namedParameters {
+            if let local = joined.pathParameters[key] { joined.pathParameters[key] = namespace + "/" + local }
+        }
+        return joined
     }
 
     /// `/v1/adapters/:ref` → `/v1/adapters/{ref}`.

@@ -37,8 +37,8 @@ extension AdapterService {
     func addSqueezeRoutes(_ t: inout RouteTable) {
         // …/squeezed/{rank}/adapter_config.json and …/squeezed/{rank}/adapter_model.safetensors: a PEFT
         // directory at one deployment rank, so a host fetches two URLs into a folder and loads it.
-        t.add(.get, "/v1/adapters/:ref/squeezed/:rank/:file") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref/squeezed/:rank/:file", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             let squeeze = try squeezeRequest(request.pathParameters["rank"] ?? "", request)
             let file = request.pathParameters["file"] ?? ""
             guard file == PEFTFiles.config || file == PEFTFiles.weights else {
@@ -62,8 +62,8 @@ extension AdapterService {
         }
 
         // …/squeezed/{rank}/pin: keep a squeeze out of eviction (computing it first if needed), or let it go.
-        t.add(.put, "/v1/adapters/:ref/squeezed/:rank/pin") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.put, "/v1/adapters/:ref/squeezed/:rank/pin", access: .scope(.write)) { [self] request, caller in
+            let r = try await record(request, caller)
             let squeeze = try squeezeRequest(request.pathParameters["rank"] ?? "", request)
             let entry = try await squeezed(r, squeeze, client: Self.client(request))
             let pinned: CacheEntry
@@ -75,8 +75,8 @@ extension AdapterService {
             return .json(try JSONBody.encode(CacheEntryResponse(pinned)))
         }
 
-        t.add(.delete, "/v1/adapters/:ref/squeezed/:rank/pin") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.delete, "/v1/adapters/:ref/squeezed/:rank/pin", access: .scope(.write)) { [self] request, caller in
+            let r = try await record(request, caller)
             let (key, _, _) = try cacheKey(r, try squeezeRequest(request.pathParameters["rank"] ?? "", request))
             let unpinned: CacheEntry
             do { unpinned = try await store.write { try $0.unpin(key) } } catch CatalogError.unknownCacheEntry {
@@ -86,8 +86,8 @@ extension AdapterService {
         }
 
         // …/squeezed/{rank}.tar: both files in one ustar archive, streamed.
-        t.add(.get, "/v1/adapters/:ref/squeezed/:archive") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref/squeezed/:archive", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             let archive = request.pathParameters["archive"] ?? ""
             guard archive.hasSuffix(".tar") else {
                 throw HTTPError(.notFound, type: "not-found", detail: "ask for …/squeezed/{rank}.tar or …/squeezed/{rank}/{file}")
@@ -126,8 +126,8 @@ extension AdapterService {
 
         // merged.safetensors: the dense ΔW of every module (of the squeezed form with ?rank=),
         // computed once into the cache like a squeeze, then served as a file.
-        t.add(.get, "/v1/adapters/:ref/merged.safetensors") { [self] request in
-            let r = try await record(request)
+        t.addNamed(.get, "/v1/adapters/:ref/merged.safetensors", access: .scope(.read)) { [self] request, caller in
+            let r = try await record(request, caller)
             var squeeze: SqueezeRequest?
             if let rankText = request.queryValue("rank") {
                 squeeze = try squeezeRequest(rankText, request)

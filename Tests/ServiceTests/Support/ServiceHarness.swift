@@ -10,9 +10,16 @@ import TestSupport
 struct RunningService: Sendable {
     let service: AdapterService
     let configuration: ServiceConfiguration
+    /// Sends the harness's admin token with every request.
     let client: HTTPTestClient
 
     var directory: URL { configuration.dataDirectory }
+
+    /// A client that sends no token.
+    var anonymous: HTTPTestClient { client.with(defaultHeaders: []) }
+
+    /// A client that sends `token`.
+    func client(token: String) -> HTTPTestClient { client.bearer(token) }
 }
 
 enum ServiceHarness {
@@ -28,13 +35,18 @@ enum ServiceHarness {
         return logger
     }
 
-    /// The test configuration: loopback, port 0, two workers, a short shutdown grace and no drain delay.
+    /// The unlimited admin token every test service is seeded with (auth is on, as by default).
+    static let adminToken = TokenIssuer.generate()
+
+    /// The test configuration: loopback, port 0, two workers, a short shutdown grace and no drain
+    /// delay, authentication on with `adminToken` as the admin token.
     static func configuration(directory: URL, _ customize: (inout ServiceConfiguration) -> Void = { _ in }) -> ServiceConfiguration {
         var limits = ServiceLimits()
         limits.cacheBudgetBytes = 1 << 30
         limits.minFreeDiskBytes = 0   // tests that need a full disk say so with their own probe
         var c = ServiceConfiguration(dataDirectory: directory, host: "127.0.0.1", port: 0,
                                      workers: 2, shutdownGrace: .seconds(2), drainDelay: .zero, limits: limits)
+        c.access.adminTokenSeed = adminToken
         customize(&c)
         return c
     }
@@ -47,7 +59,8 @@ enum ServiceHarness {
             throw error
         }
         return RunningService(service: service, configuration: configuration,
-                              client: HTTPTestClient(host: "127.0.0.1", port: Int(address.port), timeout: 30))
+                              client: HTTPTestClient(host: "127.0.0.1", port: Int(address.port), timeout: 30)
+                                .bearer(adminToken))
     }
 
     /// Stops `running` and starts a new service on the same directory (a restart of the process).
@@ -112,6 +125,19 @@ extension RunningService {
         let response = try await get("/v1/adapters" + query)
         try #require(response.status == 200, "list: \(response.status) \(response.text)")
         return try response.decode(PageJSON.self)
+    }
+
+    /// `POST /v1/tokens` with the admin token (or `as` another client); fails the test unless 201.
+    func createToken(name: String, scope: String, namespace: String? = nil, expiresIn: String? = nil,
+                     as creator: HTTPTestClient? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) async throws -> (id: String, token: String) {
+        var fields = ["\"name\": \"\(name)\"", "\"scope\": \"\(scope)\""]
+        if let namespace { fields.append("\"namespace\": \"\(namespace)\"") }
+        if let expiresIn { fields.append("\"expiresIn\": \"\(expiresIn)\"") }
+        let response = try await (creator ?? client).send("POST", "/v1/tokens", json: "{" + fields.joined(separator: ", ") + "}")
+        try #require(response.status == 201, "create token: \(response.status) \(response.text)", sourceLocation: sourceLocation)
+        let object = try response.jsonObject()
+        return (object["id"] as? String ?? "", object["token"] as? String ?? "")
     }
 
     /// A scrape of `/metrics`.
