@@ -13,7 +13,7 @@ struct ScrubCommand: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "lora-squeeze.scrub")
-        let catalog = try AdapterCatalog(directory: URL(fileURLWithPath: data), logger: logger)
+        let catalog = try AdapterCatalog(directory: URL(fileURLWithPath: data), configuration: .besideRunningServer, logger: logger)
         defer { catalog.close() }
         let report = try catalog.blobs.scrub()
         print("checked \(report.checked) blobs, \(ByteFormat.string(Int(report.bytes)))")

@@ -90,6 +90,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-jobs"), help: "Jobs queued or running at once (429 past it). [default 16]")
     var maxJobs: Int?
 
+    @Option(help: "on: every request but /healthz, /readyz, /openapi.json (and /metrics) needs a Bearer token; off: none does (a trusted network only). [LORA_SQUEEZE_AUTH, default on]")
+    var auth: String?
+
+    @Option(name: .customLong("metrics-auth"), help: "on: /metrics needs a read token. [LORA_SQUEEZE_METRICS_AUTH, default off]")
+    var metricsAuth: String?
+
+    @Option(name: .customLong("admin-token-file"), help: "A file holding an admin token to install at start-up (a Kubernetes Secret); LORA_SQUEEZE_ADMIN_TOKEN gives the token itself. Without either, a first start writes one to DATA/admin.token.")
+    var adminTokenFile: String?
+
+    @Option(name: .customLong("audit-retention"), help: "Audit log entries kept (older ones pruned every minute). [default 100000]")
+    var auditRetention: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [default info]")
     var logLevel: String?
 
@@ -164,7 +176,41 @@ struct ServeCommand: AsyncParsableCommand {
             maxJobs: try source.value(maxJobs, flag: "max-jobs", env: "MAX_JOBS", default: defaults.maxJobs,
                                       forms: "an integer from 1 to 10000") { (1...10_000).contains($0) },
             limits: limits, http: http)
-        return (configuration, Logger.Level(rawValue: level) ?? .info)
+        var withAccess = configuration
+        withAccess.access = try resolveAccess(source)
+        return (withAccess, Logger.Level(rawValue: level) ?? .info)
+    }
+
+    /// `--auth`, `--metrics-auth`, the admin token seed and `--audit-retention`.
+    func resolveAccess(_ source: SettingSource) throws -> AccessSettings {
+        let onOff = "on or off"
+        let isOnOff: (String) -> Bool = { $0 == "on" || $0 == "off" }
+        var settings = AccessSettings()
+        settings.enabled = try source.value(auth, flag: "auth", env: "AUTH", default: "on", forms: onOff, valid: isOnOff) == "on"
+        settings.metricsNeedToken = try source.value(metricsAuth, flag: "metrics-auth", env: "METRICS_AUTH", default: "off",
+                                                     forms: onOff, valid: isOnOff) == "on"
+        settings.auditRetention = try source.value(auditRetention, flag: "audit-retention", env: "AUDIT_RETENTION",
+                                                   default: settings.auditRetention, forms: "an integer from 100 to 100000000") {
+            (100...100_000_000).contains($0)
+        }
+        let file = try source.optional(adminTokenFile, flag: "admin-token-file", env: "ADMIN_TOKEN_FILE", forms: "a file path") { !$0.isEmpty }
+        let inline = source.environment[SettingSource.prefix + "ADMIN_TOKEN"]
+        if file != nil, inline != nil {
+            throw ValidationError("give the admin token either in LORA_SQUEEZE_ADMIN_TOKEN or with --admin-token-file, not both")
+        }
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("--admin-token-file \(file) cannot be read")
+            }
+            settings.adminTokenSeed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let inline {
+            settings.adminTokenSeed = inline.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let seed = settings.adminTokenSeed, !TokenIssuer.isWellFormed(seed) {
+            // Never echoed: it may be a real secret with a typo.
+            throw ValidationError("the admin token seed (\(file.map { "--admin-token-file \($0)" } ?? "LORA_SQUEEZE_ADMIN_TOKEN")) is not of the form lsq_ and 43 characters of A-Z a-z 0-9; make one with `lora-squeeze token generate`")
+        }
+        return settings
     }
 
     func run() async throws {
@@ -185,6 +231,7 @@ struct ServeCommand: AsyncParsableCommand {
         let service = try AdapterService(configuration: configuration, logger: logger)
         let address = try await service.start()
         logger.info("listening on http://\(address)")
+        logger.info("\(service.accessSummary)")
 
         // SIGTERM (Kubernetes) and SIGINT (a terminal): drain (see AdapterService.stop), exit 0. A second
         // signal exits at once with status 1: everything acknowledged is already durable.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,6 +14,8 @@ final class ServeProcess {
     let pid: pid_t
     let scratch: URL
     let port: Int
+    /// The admin token the server was seeded with (LORA_SQUEEZE_ADMIN_TOKEN), nil when it was not.
+    let adminToken: String?
     private var exitStatus: Int32?
 
     var logPath: String { scratch.appendingPathComponent("log").path }
@@ -20,7 +23,10 @@ final class ServeProcess {
 
     /// Starts `serve --host 127.0.0.1 --port 0 --data <scratch>/data` with `arguments` and waits
     /// until it logs the address it listens on.
-    init(_ arguments: [String], startTimeout: Duration = .seconds(30)) throws {
+    /// The server is seeded with a fresh admin token (`adminToken`) unless `seedAdminToken` is false;
+    /// `environment` adds variables (LORA_SQUEEZE_* from the test's own environment are dropped).
+    init(_ arguments: [String], environment extra: [String: String] = [:], seedAdminToken: Bool = true,
+         startTimeout: Duration = .seconds(30)) throws {
         guard let exe = CLIRunner.executable else { throw CLIRunner.Failure(description: "lora-squeeze executable not found") }
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lora-squeeze-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -34,7 +40,11 @@ final class ServeProcess {
         posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         let argv: [UnsafeMutablePointer<CChar>?] = ([exe.path] + args).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LORA_SQUEEZE_") }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LORA_SQUEEZE_") }
+        let token = seedAdminToken ? TestTokens.make() : nil
+        adminToken = token
+        if let token { environment["LORA_SQUEEZE_ADMIN_TOKEN"] = token }
+        environment.merge(extra) { $1 }
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in envp { free(p) } }
         var child: pid_t = 0
@@ -88,8 +98,10 @@ final class ServeProcess {
         return nil
     }
 
-    /// The status of `GET path` on a fresh connection, or nil when the connection is refused.
-    func status(_ path: String) -> Int? {
+    /// The status of `GET path` on a fresh connection, or nil when the connection is refused. Sends
+    /// the admin token unless `token` says otherwise ("" for none).
+    func status(_ path: String, token: String? = nil) -> Int? {
+        let bearer = token ?? adminToken ?? ""
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -103,7 +115,8 @@ final class ServeProcess {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        let authorization = bearer.isEmpty ? "" : "Authorization: Bearer \(bearer)\r\n"
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)Connection: close\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return nil }
         var buffer = [UInt8](repeating: 0, count: 64)
         let count = recv(fd, &buffer, buffer.count, 0)
