@@ -7,10 +7,17 @@ an implementation independent of ours), and holds together the way the service p
 
 Checks: JSON with 2-space indentation; the 3.1 meta-schema and the validator's semantic rules;
 info; every operation has a unique operationId, a summary, declared path parameters and problem+json
-errors; every $ref resolves; the components the issue names exist; schema examples validate
-against their schemas; and, when the Swift sources sit beside the file, the paths equal the routes
-registered in Sources/Service/Routes (`t.add(.method, "/path/:param")`). The Swift test
-OpenAPITests checks the same set against the running code's `AdapterService.registeredRoutes`.
+errors; every $ref resolves; the components the issue names exist; every example (schema `examples`
+anywhere in a schema, parameter, header and media-type `example`/`examples`) validates against its
+schema; access: the bearer security scheme, `security: []` on open operations, and on every scoped
+one `security: [{bearer: []}]`, `x-required-scope`, a description ending "Needs a token with scope
+X." and 401/403/429 responses referenced from components; namespaced twins (`{namespace}/{ref}`,
+`{namespace}/{name}`) answer as their originals and take one name part that is never a digest nor
+a reserved word; and, when the Swift sources sit beside the file, the paths equal the routes
+registered in Sources/Service/Routes (`t.add(.method, "/path/:param", access: …)`, and for
+`t.addNamed` also its twin with `:namespace` before the first `:ref`/`:name`), each with the
+registered access (`.open`, `.metrics`, `.scope(.read|.write|.admin)`). The Swift tests
+OpenAPITests and RouteAccessTableTests check the same against the running code.
 
 Prints one 'ok'/'FAIL' line per check and ends with 'openapi: N passed, N failed'; exits non-zero
 on any failure.
@@ -23,7 +30,13 @@ import sys
 RESULTS = {"passed": 0, "failed": 0}
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 REQUIRED_SCHEMAS = ("Adapter", "AdapterModule", "Candidate", "AdapterPage", "Job", "NormalizeRequest",
-                    "NormalizeOutcome", "Spectrum", "Problem")
+                    "NormalizeOutcome", "Spectrum", "Problem", "Token", "TokenCreated", "AuditEntry")
+SCOPES = ("read", "write", "admin")
+BEARER = {"bearer": []}
+# Words that follow a name in the paths: never the second part of a namespaced name (AdapterName).
+RESERVED_LOCAL_PARTS = ("files", "squeezed", "merged", "merged.safetensors", "spectrum", "spectrum.svg", "pin")
+# The parameters `addNamed` splits in two (RouteTable.namedParameters).
+NAMED_PARAMETERS = ("ref", "name")
 
 
 def check(name, ok, detail=""):
@@ -75,25 +88,150 @@ def deref(doc, node):
     return node
 
 
+REGISTRATION = re.compile(r'\bt\.(add|addNamed)\(\s*\.(\w+)\s*,\s*"([^"]+)"')
+ACCESS = re.compile(r'^\s*,\s*access:\s*\.(open|metrics|scope\(\s*\.(\w+)\s*\))')
+
+
+def namespaced(pattern):
+    """`/v1/adapters/:ref/spectrum` → `/v1/adapters/:namespace/:ref/spectrum` (RouteTable.namespaced)."""
+    segments = pattern.split("/")
+    for i, segment in enumerate(segments):
+        if segment.startswith(":") and segment[1:] in NAMED_PARAMETERS:
+            return "/".join(segments[:i] + [":namespace"] + segments[i:])
+    return pattern
+
+
+def openapi_path(pattern):
+    return "/".join("{" + s[1:] + "}" if s.startswith(":") else s for s in pattern.split("/"))
+
+
 def registered_routes(spec_path):
-    """(method, OpenAPI path) of every `t.add(.method, "pattern")` in Sources/Service/Routes, or None."""
+    """{(method, OpenAPI path): access} of every `t.add(.method, "pattern", access: …)` and
+    `t.addNamed(…)` (both the route and its namespaced twin) in Sources/Service/Routes, with access
+    "open", "metrics", a scope, or None when the registration's access cannot be read; None when
+    there are no sources beside the file."""
     routes_dir = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(spec_path)), "..", "Routes"))
     if not os.path.isdir(routes_dir):
         return None
-    found = set()
+    found = {}
     for name in sorted(os.listdir(routes_dir)):
         if not name.endswith(".swift"):
             continue
         with open(os.path.join(routes_dir, name), encoding="utf-8") as f:
-            for method, pattern in re.findall(r'\bt\.add\(\s*\.(\w+)\s*,\s*"([^"]+)"', f.read()):
-                path = "/".join("{" + s[1:] + "}" if s.startswith(":") else s for s in pattern.split("/"))
-                found.add((method.lower(), path))
+            text = f.read()
+        for match in REGISTRATION.finditer(text):
+            kind, method, pattern = match.groups()
+            access_match = ACCESS.match(text[match.end():match.end() + 200])
+            access = None
+            if access_match:
+                access = access_match.group(2) if access_match.group(2) else access_match.group(1)
+            patterns = [pattern, namespaced(pattern)] if kind == "addNamed" else [pattern]
+            for p in patterns:
+                found[(method.lower(), openapi_path(p))] = access
     return found
+
+
+def doc_access(op):
+    """The access an operation documents: "open", "metrics" (optional bearer), its x-required-scope, or None."""
+    security = op.get("security")
+    if security == []:
+        return "open"
+    if isinstance(security, list) and {} in security and BEARER in security:
+        return "metrics"
+    return op.get("x-required-scope")
+
+
+def subschemas(schema):
+    """The schemas directly inside a schema (JSON Schema 2020-12 applicators)."""
+    if not isinstance(schema, dict):
+        return
+    for key in ("properties", "patternProperties", "dependentSchemas", "$defs"):
+        for value in (schema.get(key) or {}).values():
+            yield value
+    for key in ("items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "not", "if",
+                "then", "else", "contains", "propertyNames"):
+        if isinstance(schema.get(key), dict):
+            yield schema[key]
+    for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        for value in schema.get(key) or []:
+            yield value
+
+
+def example_errors(doc, validator_class):
+    """Every example in the document that does not validate against its schema: `examples` of any
+    schema (components, parameters, headers, media types, and every subschema), and `example` /
+    `examples` of parameters, headers and media types."""
+    errors = []
+
+    def validate(schema, value, where):
+        resolver_doc = dict(schema) if isinstance(schema, dict) else {}
+        resolver_doc["components"] = doc.get("components", {})  # "#/components/…" resolves inside the validator
+        if isinstance(schema, dict) and "$ref" in schema:
+            resolver_doc = {"allOf": [schema], "components": doc.get("components", {})}
+        for e in validator_class(resolver_doc).iter_errors(value):
+            errors.append(f"{where}: {e.message}")
+
+    seen = set()
+
+    def walk_schema(schema, where):
+        if not isinstance(schema, dict) or id(schema) in seen:
+            return
+        seen.add(id(schema))
+        examples = schema.get("examples")
+        if isinstance(examples, list):
+            for i, example in enumerate(examples):
+                validate(schema, example, f"{where} example {i}")
+        if "example" in schema:
+            validate(schema, schema["example"], f"{where} example")
+        for sub in subschemas(schema):
+            walk_schema(sub, where + "/…")
+
+    def walk_holder(holder, where):
+        """A parameter, header or media type: `schema` with `example` or `examples` beside it."""
+        holder = deref(doc, holder)
+        if not isinstance(holder, dict) or "schema" not in holder:
+            return
+        schema = holder["schema"]
+        walk_schema(schema, where + "/schema")
+        if "example" in holder:
+            validate(schema, holder["example"], f"{where} example")
+        for key, example in (holder.get("examples") or {}).items():
+            example = deref(doc, example)
+            if isinstance(example, dict) and "value" in example:
+                validate(schema, example["value"], f"{where} example {key}")
+
+    components = doc.get("components", {})
+    for name, schema in components.get("schemas", {}).items():
+        walk_schema(schema, name)
+    for name, parameter in components.get("parameters", {}).items():
+        walk_holder(parameter, f"parameters/{name}")
+    for name, header in components.get("headers", {}).items():
+        walk_holder(header, f"headers/{name}")
+
+    def walk_response(response, where):
+        response = deref(doc, response)
+        for name, header in (response.get("headers") or {}).items():
+            walk_holder(header, f"{where} header {name}")
+        for media, content in (response.get("content") or {}).items():
+            walk_holder(content, f"{where} {media}")
+
+    for name, response in components.get("responses", {}).items():
+        walk_response(response, f"responses/{name}")
+    for p, m, item, op in operations(doc):
+        where = f"{m.upper()} {p}"
+        for parameter in item.get("parameters", []) + op.get("parameters", []):
+            walk_holder(parameter, f"{where} parameter")
+        body = deref(doc, op.get("requestBody", {}))
+        for media, content in (body.get("content") or {}).items():
+            walk_holder(content, f"{where} body {media}")
+        for code, response in op.get("responses", {}).items():
+            walk_response(response, f"{where} {code}")
+    return errors
 
 
 def main():
     if len(sys.argv) != 2:
-        print(__doc__.strip().splitlines()[3].strip(), file=sys.stderr)
+        print("usage: " + __doc__.strip().splitlines()[4].strip(), file=sys.stderr)
         sys.exit(2)
     path = sys.argv[1]
     try:
@@ -191,25 +329,163 @@ def main():
           and set(problem.get("required", [])) >= {"type", "title", "status", "detail"},
           sorted(problem.get("properties", {})))
 
-    bad_examples = []
-    for name, schema in schemas.items():
-        resolver_doc = dict(schema)
-        resolver_doc["components"] = doc["components"]  # so "#/components/…" resolves inside the validator
-        validator = OAS31Validator(resolver_doc)
-        for i, example in enumerate(schema.get("examples", [])):
-            for e in validator.iter_errors(example):
-                bad_examples.append(f"{name} example {i}: {e.message}")
-    check("schema examples validate against their schemas", not bad_examples, bad_examples[:5])
+    bad_examples = example_errors(doc, OAS31Validator)
+    check("every example validates against its schema", not bad_examples, bad_examples[:5])
+
+    check_access(doc, ops, OAS31Validator)
 
     routes = registered_routes(path)
     if routes is None:
         print("skip paths equal the routes in Sources/Service/Routes (no sources beside the file)")
+        print("skip access equals the access registered in Sources/Service/Routes (no sources beside the file)")
     else:
+        unread = sorted(f"{m.upper()} {p}" for (m, p), access in routes.items() if access is None)
+        check("every registration in Sources/Service/Routes declares its access", not unread, unread)
         documented = {(m, p) for p, m, _, _ in ops}
-        check(f"paths equal the {len(routes)} routes registered in Sources/Service/Routes",
-              documented == routes and len(routes) > 0,
-              f"not documented: {sorted(routes - documented)}; not registered: {sorted(documented - routes)}")
+        check(f"paths equal the {len(routes)} routes registered in Sources/Service/Routes (namespaced twins included)",
+              documented == set(routes) and len(routes) > 0,
+              f"not documented: {sorted(set(routes) - documented)}; not registered: {sorted(documented - set(routes))}")
+        wrong = [f"{m.upper()} {p}: registered {routes[(m, p)]}, documented {doc_access(op)}"
+                 for p, m, _, op in ops if (m, p) in routes and routes[(m, p)] != doc_access(op)]
+        check("every operation documents the access registered (open, metrics or x-required-scope)", not wrong, wrong[:10])
     finish()
+
+
+def check_access(doc, ops, validator_class):
+    """The access rules of the document itself: the bearer scheme, open and scoped operations, the
+    401/403/429 answers, and the namespaced twins."""
+    components = doc.get("components", {})
+    bearer = components.get("securitySchemes", {}).get("bearer", {})
+    check("components/securitySchemes/bearer is HTTP bearer with a bearerFormat",
+          bearer.get("type") == "http" and str(bearer.get("scheme", "")).lower() == "bearer"
+          and bool(bearer.get("bearerFormat")), repr(bearer))
+    check("security: [{bearer: []}] at the top level (scoped by default)", doc.get("security") == [BEARER],
+          repr(doc.get("security")))
+
+    problem_ref = "#/components/schemas/Problem"
+    wanted = {"Unauthorized": ("401", "WWW-Authenticate"), "Forbidden": ("403", "WWW-Authenticate"),
+              "TooManyAuthFailures": ("429", "Retry-After")}
+    bad_components = []
+    for name, (_, header) in wanted.items():
+        response = components.get("responses", {}).get(name)
+        if not isinstance(response, dict):
+            bad_components.append(f"{name}: missing")
+            continue
+        schema = response.get("content", {}).get("application/problem+json", {}).get("schema", {})
+        if schema.get("$ref") != problem_ref:
+            bad_components.append(f"{name}: not application/problem+json with Problem")
+        if header not in response.get("headers", {}):
+            bad_components.append(f"{name}: no {header} header")
+    check("components/responses has Unauthorized, Forbidden and TooManyAuthFailures (Problem, with their headers)",
+          not bad_components, bad_components)
+
+    scoped = [(p, m, op) for p, m, _, op in ops if doc_access(op) not in ("open", "metrics")]
+    open_ops = [(p, m, op) for p, m, _, op in ops if doc_access(op) == "open"]
+    optional = [(p, m, op) for p, m, _, op in ops if doc_access(op) == "metrics"]
+    bad_open = [f"{m.upper()} {p}" for p, m, op in open_ops + optional if "x-required-scope" in op]
+    check(f"open operations ({len(open_ops)}, and {len(optional)} with an optional token) have no x-required-scope",
+          not bad_open, bad_open)
+
+    bad_scoped = []
+    for p, m, op in scoped:
+        where = f"{m.upper()} {p}"
+        scope = op.get("x-required-scope")
+        if scope not in SCOPES:
+            bad_scoped.append(f"{where}: x-required-scope {scope!r} (security {op.get('security')!r})")
+            continue
+        if op.get("security", doc.get("security")) != [BEARER]:
+            bad_scoped.append(f"{where}: security {op.get('security')!r}, not [{{bearer: []}}]")
+        if not str(op.get("description", "")).endswith(f"Needs a token with scope {scope}."):
+            bad_scoped.append(f"{where}: description does not end 'Needs a token with scope {scope}.'")
+    check(f"scoped operations ({len(scoped)}) have security [bearer], x-required-scope and 'Needs a token with scope X.'",
+          not bad_scoped, bad_scoped[:10])
+
+    bad_answers = []
+    for p, m, op in scoped:
+        where = f"{m.upper()} {p}"
+        responses = op.get("responses", {})
+        if responses.get("401") != {"$ref": "#/components/responses/Unauthorized"}:
+            bad_answers.append(f"{where}: 401 is not #/components/responses/Unauthorized")
+        if responses.get("403") != {"$ref": "#/components/responses/Forbidden"}:
+            bad_answers.append(f"{where}: 403 is not #/components/responses/Forbidden")
+        too_many = responses.get("429", {})
+        target = deref(doc, too_many) if isinstance(too_many, dict) else {}
+        if not str(too_many.get("$ref", "")).startswith("#/components/responses/") \
+                or "too-many-auth-failures" not in target.get("description", "") \
+                or "Retry-After" not in target.get("headers", {}):
+            bad_answers.append(f"{where}: 429 is not a components response covering /problems/too-many-auth-failures with Retry-After")
+    for p, m, op in optional:
+        responses = op.get("responses", {})
+        if responses.get("401") != {"$ref": "#/components/responses/Unauthorized"} or "429" not in responses:
+            bad_answers.append(f"{m.upper()} {p}: an optional token can still be refused (401, 429)")
+    check("scoped operations reference 401 Unauthorized, 403 Forbidden and a 429 for auth failures",
+          not bad_answers, bad_answers[:10])
+
+    # Namespaced twins: `/…/{namespace}/{ref}/…` is its original with the name as two segments.
+    by_key = {(m, p): op for p, m, _, op in ops}
+    items = doc.get("paths", {})
+    bad_twins = []
+    twins = [(p, m, op) for p, m, _, op in ops if "{namespace}" in p]
+    for p, m, op in twins:
+        where = f"{m.upper()} {p}"
+        original = None
+        for name in NAMED_PARAMETERS:
+            if "{namespace}/{" + name + "}" in p:
+                original = p.replace("{namespace}/{" + name + "}", "{" + name + "}", 1)
+                local = name
+        if original is None or (m, original) not in by_key:
+            bad_twins.append(f"{where}: no original operation")
+            continue
+        source = by_key[(m, original)]
+        if sorted(op.get("responses", {})) != sorted(source.get("responses", {})):
+            bad_twins.append(f"{where}: responses {sorted(op.get('responses', {}))} differ from the original's")
+        if doc_access(op) != doc_access(source):
+            bad_twins.append(f"{where}: access {doc_access(op)} differs from the original's {doc_access(source)}")
+        declared = {}
+        for prm in items[p].get("parameters", []) + op.get("parameters", []):
+            prm = deref(doc, prm)
+            if prm.get("in") == "path":
+                declared[prm["name"]] = prm.get("schema", {})
+        for name, accepts, refuses in (
+                ("namespace", ["team-a", "a", "A_b.c-d", "x" * 128, "squeezed"],
+                 ["", "-a", ".a", "a/b", "0" * 64, "x" * 129]),
+                (local, ["chat-v2", "base", "x" * 128],
+                 ["", "-a", ".a", "a/b", "0" * 64, "x" * 129] + list(RESERVED_LOCAL_PARTS))):
+            schema = dict(declared.get(name, {}))
+            if not schema:
+                bad_twins.append(f"{where}: {{{name}}} has no schema")
+                continue
+            validator = validator_class({"allOf": [schema], "components": doc.get("components", {})})
+            wrongly_refused = [v for v in accepts if not validator.is_valid(v)]
+            wrongly_accepted = [v for v in refuses if validator.is_valid(v)]
+            if wrongly_refused or wrongly_accepted:
+                bad_twins.append(f"{where}: {{{name}}} refuses {wrongly_refused}, accepts {[v[:20] for v in wrongly_accepted]}")
+    check(f"namespaced twins ({len(twins)}) answer as their originals; {{namespace}} and the name are one name part,"
+          " never a digest or a reserved word", bool(twins) and not bad_twins, bad_twins[:10] or "no twins")
+
+    # A name (AdapterName): one or two parts, the second never a reserved word.
+    name_schema = components.get("schemas", {}).get("AdapterName")
+    if name_schema is None:
+        check("AdapterName takes `name` and `namespace/name`", False, "no AdapterName schema")
+    else:
+        validator = validator_class({"allOf": [{"$ref": "#/components/schemas/AdapterName"}],
+                                     "components": components})
+        accepts = ["my-adapter", "team-a/chat-v2", "squeezed/x", "x" * 128 + "/" + "y" * 128]
+        refuses = ["", "a/b/c", "/a", "a/", "-a", "a/.b", "0" * 64, "a/" + "0" * 64, "0" * 64 + "/a",
+                   "x" * 129] + ["team-a/" + w for w in RESERVED_LOCAL_PARTS]
+        wrongly_refused = [v for v in accepts if not validator.is_valid(v)]
+        wrongly_accepted = [v for v in refuses if validator.is_valid(v)]
+        check("AdapterName takes `name` and `namespace/name`, refusing digests and reserved second parts",
+              not wrongly_refused and not wrongly_accepted,
+              f"refuses {wrongly_refused}, accepts {wrongly_accepted}")
+
+    token = components.get("schemas", {}).get("Token", {})
+    created = components.get("schemas", {}).get("TokenCreated", {})
+    token_keys = {"id", "name", "scope", "namespace", "createdAt", "expiresAt", "lastUsedAt", "revokedAt", "state"}
+    check("Token requires all of its keys (always present, null when empty); TokenCreated adds the secret `token`",
+          set(token.get("required", [])) == set(token.get("properties", {})) == token_keys
+          and set(created.get("required", [])) == set(created.get("properties", {})) == token_keys | {"token"},
+          f"Token {sorted(token.get('required', []))}, TokenCreated {sorted(created.get('required', []))}")
 
 
 if __name__ == "__main__":
