@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood clean
+.PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -96,6 +96,10 @@ bench-service: release
 # 200 distinct squeezes and 50 uploads from 10 clients at once; see Benchmarks/README.md.
 bench-flood: release
 	bash Benchmarks/flood.sh
+
+# Auth on against --auth off, same binary, alternating wrk rounds; see Benchmarks/README.md.
+bench-auth: release
+	bash Benchmarks/auth.sh
 
 clean:
 	rm -rf .build

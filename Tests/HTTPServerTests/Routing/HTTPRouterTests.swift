@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import Testing
 @testable import HTTPServer
 
@@ -105,5 +107,36 @@ struct HTTPRouterTests {
         let ok = try await handler.handle(request(.get, "/ok"))
         #expect(ok.headers["Server-Timing"]?.hasPrefix("app;dur=") == true)
         await #expect(throws: HTTPError.self) { try await handler.handle(request(.get, "/missing")) }
+    }
+
+    @Test("the access log writes the path as `redact` rewrites it, for answers and for errors")
+    func accessLogRedacts() async throws {
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var messages: [String] = []
+            func add(_ m: String) { lock.lock(); messages.append(m); lock.unlock() }
+        }
+        struct Capture: LogHandler {
+            let lines: Lines
+            var metadata: Logger.Metadata = [:]
+            var logLevel: Logger.Level = .trace
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+                     file: String, function: String, line: UInt) {
+                lines.add("\(message) \(metadata?["path"].map { "\($0)" } ?? "")")
+            }
+        }
+        let lines = Lines()
+        var router = HTTPRouter()
+        router.add(.get, "/ok/:x") { _ in .text("ok") }
+        let logger = Logger(label: "test") { _ in Capture(lines: lines) }
+        let handler = router.with(AccessLogMiddleware(logger: logger, redact: { $0.replacingOccurrences(of: "secret", with: "[x]") }))
+        _ = try await handler.handle(request(.get, "/ok/secret"))
+        await #expect(throws: HTTPError.self) { try await handler.handle(request(.get, "/missing/secret")) }
+        #expect(lines.messages.count == 2)
+        #expect(lines.messages.allSatisfy { !$0.contains("secret") && $0.contains("[x]") }, "\(lines.messages)")
     }
 }
