@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.build/release/lora-squeeze"
-if [ ! -x "$bin" ] || ! "$bin" serve --help 2>/dev/null | grep -q -- --scrub-interval; then
+if [ ! -x "$bin" ] || ! "$bin" serve --help 2>/dev/null | grep -- --scrub-interval >/dev/null; then
   (cd "$root" && swift build -c release --product lora-squeeze)
 fi
 command -v strace >/dev/null || { apt-get install -y -qq strace >/dev/null 2>&1 || sudo apt-get install -y -qq strace; }

@@ -42,11 +42,17 @@
 #   SUMMARY         which targets were met. The machine has 2 cores shared by the server, the clients
 #                   and anything else running: compare figures from a quiet machine only.
 # The server's log is scanned for warnings and errors at the end.
+#
+# Authentication is on (the server's default): the script makes an admin token with
+# `lora-squeeze token generate` (a fresh token recorded nowhere), starts the server with it in
+# LORA_SQUEEZE_ADMIN_TOKEN (installed as an unlimited admin token at start-up) and hands it to flood.py
+# in LORA_SQUEEZE_TOKEN, which sends `Authorization: Bearer` on every request but the /healthz probes
+# (/healthz is open, as a load balancer's probe would find it).
 set -euo pipefail
 seconds="${1:-5}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.build/release/lora-squeeze"
-if [ ! -x "$bin" ] || ! "$bin" serve --help 2>/dev/null | grep -q -- --max-client-squeezes; then
+if [ ! -x "$bin" ] || ! "$bin" serve --help 2>/dev/null | grep -- --max-client-squeezes >/dev/null; then
   echo "== building lora-squeeze (release)"
   (cd "$root" && swift build -c release --product lora-squeeze)
 fi
@@ -72,7 +78,8 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 cmd=("$bin" serve --host 127.0.0.1 --port "$port" --data "$work/data" --min-free-disk 1G ${SERVE_ARGS:-})
 echo "== server: ${cmd[*]}"
 echo "   (every other limit at its default: 4 squeezes waiting per client, queue 64, 1 concurrent squeeze, workers = cores)"
-"${cmd[@]}" > "$work/server.log" 2>&1 &
+token="$("$bin" token generate)"
+LORA_SQUEEZE_ADMIN_TOKEN="$token" "${cmd[@]}" > "$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -83,7 +90,7 @@ curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the server did n
 echo "   pid $server, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
 status=0
-python3 "$root/Benchmarks/flood/flood.py" --port "$port" --pid "$server" --work "$work/adapters" --seconds "$seconds" ${FLOOD_ARGS:-} || status=$?
+LORA_SQUEEZE_TOKEN="$token" python3 "$root/Benchmarks/flood/flood.py" --port "$port" --pid "$server" --work "$work/adapters" --seconds "$seconds" ${FLOOD_ARGS:-} || status=$?
 echo "   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== server log: $(wc -l < "$work/server.log") lines; warnings and errors:"

@@ -5,7 +5,10 @@
 #
 #   Benchmarks/service.sh [RUNS]      (default 5 downloads per server; medians)
 #
-# Installs nginx with apt-get when missing.
+# Installs nginx with apt-get when missing. Authentication is on (the server's default): the script
+# makes an admin token with `lora-squeeze token generate` (a fresh token recorded nowhere), starts the
+# server with it in LORA_SQUEEZE_ADMIN_TOKEN (installed as an unlimited admin token at start-up) and
+# sends it as `Authorization: Bearer` on every /v1/ request (/healthz is open).
 set -euo pipefail
 runs="${1:-5}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,7 +29,9 @@ echo "== writing the Gemma-2B-shaped adapter (r = 64, f32)"
 "$bin" bench --runs 1 --dtype f32 --write-adapter "$work/src" >/dev/null
 size=$(stat -c %s "$work/src/adapter_model.safetensors")
 
-"$bin" serve --host 127.0.0.1 --port $port --data "$work/data" --log-level warning &
+token="$("$bin" token generate)"
+auth="Authorization: Bearer $token"
+LORA_SQUEEZE_ADMIN_TOKEN="$token" "$bin" serve --host 127.0.0.1 --port $port --data "$work/data" --log-level warning &
 server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
@@ -37,13 +42,13 @@ rm -f "$work/dd.out"
 python3 -c "print(f'SHA-256 (openssl, one core): {$size/1048576/max($t_sha,1e-3):.0f} MiB/s; dd with fsync: {$size/1048576/max($t_dd,1e-3):.0f} MiB/s')"
 
 echo "== upload ($((size / 1048576)) MiB, multipart)"
-read -r t_up speed_up < <(curl -s -o /dev/null -w "%{time_total} %{speed_upload}\n" \
+read -r t_up speed_up < <(curl -s -o /dev/null -w "%{time_total} %{speed_upload}\n" -H "$auth" \
   -F "adapter_config.json=@$work/src/adapter_config.json" -F "adapter_model.safetensors=@$work/src/adapter_model.safetensors" \
   "http://127.0.0.1:$port/v1/adapters?name=gemma")
 python3 -c "print(f'upload: {$t_up:.2f} s, {$speed_up/1048576:.0f} MiB/s (hashing, full validation and spectra included)')"
 
 url="http://127.0.0.1:$port/v1/adapters/gemma/squeezed/16/adapter_model.safetensors"
-read -r t_first t_total < <(curl -s -o "$work/r16.safetensors" -w "%{time_starttransfer} %{time_total}\n" "$url")
+read -r t_first t_total < <(curl -s -o "$work/r16.safetensors" -w "%{time_starttransfer} %{time_total}\n" -H "$auth" "$url")
 python3 -c "print(f'cold squeeze to rank 16: first byte after {$t_first:.3f} s, whole file after {$t_total:.3f} s')"
 
 mkdir -p "$work/www" && chmod 755 "$work/www" && cp "$work/r16.safetensors" "$work/www/r16.safetensors" && chmod 644 "$work/www/r16.safetensors"
@@ -67,7 +72,7 @@ for name in r16 full; do
     ours_url="http://127.0.0.1:$port/v1/adapters/gemma/files/adapter_model.safetensors"; label="stored weights, 299 MiB"; fi
   : > "$work/ours.txt"; : > "$work/theirs.txt"
   for _ in $(seq "$runs"); do
-    curl -s -o /dev/null -w "%{speed_download}\n" "$ours_url" >> "$work/ours.txt"
+    curl -s -o /dev/null -w "%{speed_download}\n" -H "$auth" "$ours_url" >> "$work/ours.txt"
     curl -s -o /dev/null -w "%{speed_download}\n" "http://127.0.0.1:$nginx_port/$name.safetensors" >> "$work/theirs.txt"
   done
   ours=$(median < "$work/ours.txt"); theirs=$(median < "$work/theirs.txt")

@@ -14,6 +14,12 @@ For each binary given (the current build and, optionally, an older one to compar
      17, 18, …, exact) run one after another, and prints p50/p99/max of the probes taken while a
      squeeze was running, next to the same prober on the idle server.
 Prints figures and asserts nothing (exit 0 unless it cannot run).
+
+Authentication (on by default in builds that have it): for each binary, `BINARY token generate` makes
+an admin token (a fresh `lsq_…`, recorded nowhere), `serve` gets it in LORA_SQUEEZE_ADMIN_TOKEN (it
+installs it as an unlimited admin token at start-up), and the upload and the downloads send it as
+`Authorization: Bearer`; the /healthz probes send nothing (/healthz is open). An older binary without
+the `token` command has no authentication and gets no token.
 """
 import argparse
 import http.client
@@ -32,10 +38,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import flood  # noqa: E402  (write_adapter, MODULES)
 
 
-def start(binary, data, log):
+def start(binary, data, log, token=None):
+    env = {**os.environ, "LORA_SQUEEZE_ADMIN_TOKEN": token} if token else None
     proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0", "--data", data,
                              "--min-free-disk", "0"] + (["--scrub-interval", "0", "--drain-delay", "0"] if supports(binary) else []),
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with open(log.name, "rb") as f:
@@ -53,7 +60,18 @@ def supports(binary):
     return "--scrub-interval" in subprocess.run([binary, "serve", "--help"], capture_output=True, text=True).stdout
 
 
-def upload(port, directory):
+def admin_token(binary):
+    """A fresh admin token from `BINARY token generate`, or None for a build without authentication."""
+    p = subprocess.run([binary, "token", "generate"], capture_output=True, text=True)
+    token = p.stdout.strip()
+    return token if p.returncode == 0 and token.startswith("lsq_") else None
+
+
+def auth_headers(token):
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def upload(port, directory, token=None):
     boundary = "faultsbench"
     parts = []
     for name in ("adapter_config.json", "adapter_model.safetensors"):
@@ -63,7 +81,8 @@ def upload(port, directory):
                      f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    c.request("POST", "/v1/adapters", body=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    c.request("POST", "/v1/adapters", body=body,
+              headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **auth_headers(token)})
     r = c.getresponse()
     payload = r.read()
     if r.status not in (200, 201):
@@ -71,9 +90,9 @@ def upload(port, directory):
     return json.loads(payload)["digest"]
 
 
-def get(port, target, conn=None):
+def get(port, target, conn=None, token=None):
     c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    c.request("GET", target)
+    c.request("GET", target, headers=auth_headers(token))
     r = c.getresponse()
     body = r.read()
     return r.status, body
@@ -111,12 +130,13 @@ def pct(values, p):
 def measure(binary, adapter_dir, downloads, squeezes):
     work = tempfile.mkdtemp(prefix="lora-faults-")
     log = open(os.path.join(work, "server.log"), "wb")
-    proc, port = start(binary, os.path.join(work, "data"), log)
+    token = admin_token(binary)
+    proc, port = start(binary, os.path.join(work, "data"), log, token)
     out = {}
     try:
-        digest = upload(port, adapter_dir)
+        digest = upload(port, adapter_dir, token)
         target = f"/v1/adapters/{digest}/squeezed/16/adapter_model.safetensors?method=exact"
-        status, body = get(port, target)
+        status, body = get(port, target, token=token)
         assert status == 200, status
         time.sleep(1.5)   # the first hit's flush, and anything else, settles
         trace = os.path.join(work, "strace.txt")
@@ -126,7 +146,7 @@ def measure(binary, adapter_dir, downloads, squeezes):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         t0 = time.monotonic()
         for _ in range(downloads):
-            s, b = get(port, target, conn)
+            s, b = get(port, target, conn, token)
             assert s == 200 and len(b) == len(body)
         elapsed = time.monotonic() - t0
         time.sleep(1.5)   # let a pending flush happen inside the trace
@@ -154,7 +174,7 @@ def measure(binary, adapter_dir, downloads, squeezes):
         spans = []
         for i in range(squeezes):
             t = time.monotonic()
-            s, _ = get(port, f"/v1/adapters/{digest}/squeezed/{17 + i}/adapter_model.safetensors?method=exact")
+            s, _ = get(port, f"/v1/adapters/{digest}/squeezed/{17 + i}/adapter_model.safetensors?method=exact", token=token)
             spans.append((t, time.monotonic()))
             assert s == 200, s
         stop.set()

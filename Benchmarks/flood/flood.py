@@ -5,7 +5,11 @@ Standard library only for the traffic (threads, raw sockets, multiprocessing); n
 only to write the adapter files. Prints figures and a summary line; the exit code is 0 whatever the
 figures are (non-zero only when the benchmark itself cannot run, e.g. the server is unreachable).
 
-    flood.py --port PORT --pid SERVER_PID --work DIR [--seconds 5] [--retries 1]
+    LORA_SQUEEZE_TOKEN=lsq_… flood.py --port PORT --pid SERVER_PID --work DIR [--seconds 5] [--retries 1]
+
+LORA_SQUEEZE_TOKEN: the token sent as `Authorization: Bearer` on every request but the /healthz
+probes (flood.sh makes it with `lora-squeeze token generate` and starts the server with it as
+LORA_SQUEEZE_ADMIN_TOKEN). The side processes read it from the environment they inherit.
 
 Source addresses (the server counts squeezes per client address):
     127.0.0.1            setup: base uploads, the downloader's squeeze, /metrics
@@ -54,6 +58,7 @@ PROBE_INTERVAL = 0.020
 REQUEST_TIMEOUT = 120.0
 BOUNDARY = "floodbenchmarkboundary7f3a9c"
 HOST = "127.0.0.1"
+TOKEN = os.environ.get("LORA_SQUEEZE_TOKEN", "")                 # see the module's text
 
 
 def client_ip(i):
@@ -130,9 +135,10 @@ class Response:
 
 
 def exchange(port, src, method, target, headers=(), body=(), keep_body=False, hash_body=False,
-             buffer=None, timeout=REQUEST_TIMEOUT):
+             buffer=None, timeout=REQUEST_TIMEOUT, auth=True):
     """Sends one request from source address `src` and reads the whole response.
     `body` is a sequence of bytes objects and ("file", path) items (sent with sendfile).
+    `auth`: send `Authorization: Bearer $LORA_SQUEEZE_TOKEN` (when set).
     Never raises: transport failures are in `.error` (and `.send_error` if sending failed first)."""
     r = Response()
     r.t0 = time.monotonic()
@@ -140,6 +146,8 @@ def exchange(port, src, method, target, headers=(), body=(), keep_body=False, ha
     try:
         length = sum(os.path.getsize(p[1]) if isinstance(p, tuple) else len(p) for p in body)
         lines = [f"{method} {target} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close", "User-Agent: flood.py"]
+        if auth and TOKEN:
+            lines.append(f"Authorization: Bearer {TOKEN}")
         if body or method in ("POST", "PUT"):
             lines.append(f"Content-Length: {length}")
         lines += list(headers)
@@ -272,7 +280,7 @@ def prober_main(port, go, stop, results):
         now = time.monotonic()
         if now < next_tick:
             time.sleep(next_tick - now)
-        r = exchange(port, PROBER_IP, "GET", "/healthz", keep_body=True, timeout=10)
+        r = exchange(port, PROBER_IP, "GET", "/healthz", keep_body=True, timeout=10, auth=False)   # open, like a probe
         probes.append((r.t0, r.seconds, span(r.t0, r.t_conn), span(r.t_sent, r.t_first),
                        r.status, r.error, bool(r.headers.get("retry-after"))))
         next_tick += PROBE_INTERVAL

@@ -4,9 +4,17 @@ The server is seeded with one adapter (a name and its digest) and one finished n
 passes them in CONTRACT_NAME, CONTRACT_DIGEST and CONTRACT_JOB. Generated path parameters are random
 strings that almost never name anything stored, so without help every `{ref}` request is a 404. Here
 a case whose path parameters were generated valid (positive) gets, in two cases out of three, `{ref}`
-replaced by the seeded name or digest (and `{id}` by the seeded job), so that the 200/206/304/416/422
-paths of every operation are reached too. The choice is a function of the generated value (CRC-32),
-so a run with a fixed --seed makes the same requests.
+replaced by the seeded name or digest (and `{id}` by the seeded job; in /v1/tokens/{id}, by the read
+token seed.py made, CONTRACT_VICTIM), so that the 200/204/206/304/416/422 paths of every operation
+are reached too. The choice is a function of the generated value (CRC-32), so a run with a fixed
+--seed makes the same requests.
+
+Authentication: run.sh starts the server with an admin token (CONTRACT_TOKEN) that schemathesis sends
+on every request (-H) and seed.upload sends too. DELETE /v1/tokens/{id} must never revoke it (every
+later request would be a 401): before_call, the last word before any request is sent (generated,
+explicit example or stateful link alike), replaces an `{id}` that is one of the admin tokens' ids
+(CONTRACT_ADMIN_IDS, comma-separated) by the read token's. The spec the binary serves may not
+describe the token routes at all; then none of this applies.
 
 Left alone: DELETE /v1/adapters/{ref} and DELETE /v1/names/{name} (they would remove the seed for
 every later request), cases whose path parameters are the negated part (those test rejection), and
@@ -31,6 +39,11 @@ BASE = os.environ.get("CONTRACT_BASE", "")
 NAME = os.environ.get("CONTRACT_NAME", "")
 DIGEST = os.environ.get("CONTRACT_DIGEST", "")
 JOB = os.environ.get("CONTRACT_JOB", "")
+ADMIN_IDS = {i for i in os.environ.get("CONTRACT_ADMIN_IDS", "").split(",") if i}
+VICTIM = os.environ.get("CONTRACT_VICTIM", "")
+TOKEN_PATH = "/v1/tokens/{id}"
+# What an admin token's id becomes: the revocable read token, or a well-formed id that names nothing.
+NOT_ADMIN = VICTIM if VICTIM and VICTIM not in ADMIN_IDS else "0" * 16
 
 
 def _pick(value, choices):
@@ -65,9 +78,10 @@ def map_case(context, case):
             choice = _pick(updated["ref"], [NAME, DIGEST])
             if choice is not None:
                 updated["ref"] = choice
-        if "id" in updated and JOB:
-            if _pick(updated["id"], [JOB]) is not None:
-                updated["id"] = JOB
+        if "id" in updated:
+            target = VICTIM if path == TOKEN_PATH else JOB
+            if target and _pick(updated["id"], [target]) is not None:
+                updated["id"] = target
         if updated != params:
             case.path_parameters = updated
     body = case.body
@@ -81,6 +95,16 @@ def map_case(context, case):
             if choice is not None:
                 case.body = {**body, "adapters": [choice]}
     return case
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    """Never revokes the admin token the run authenticates with (see the module's text)."""
+    if not ADMIN_IDS or case.operation.path != TOKEN_PATH:
+        return
+    params = case.path_parameters
+    if isinstance(params, dict) and str(params.get("id", "")).strip().lower() in ADMIN_IDS:
+        case.path_parameters = {**params, "id": NOT_ADMIN}
 
 
 @schemathesis.hook

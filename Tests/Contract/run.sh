@@ -7,15 +7,20 @@
 # BINARY is a built lora-squeeze; it is copied to a temp directory first, so a rebuild while the run
 # goes on does not change it. The script:
 #   1. installs schemathesis, numpy and safetensors from PyPI if missing;
-#   2. starts `BINARY serve --host 127.0.0.1 --port <free> --data <fresh temp dir>` and waits for
-#      /readyz;
+#   2. makes an admin token with `BINARY token generate` (a fresh `lsq_…` recorded nowhere), starts
+#      `BINARY serve --host 127.0.0.1 --port <free> --data <fresh temp dir>` with it in
+#      LORA_SQUEEZE_ADMIN_TOKEN (the server installs it as an unlimited admin token at start-up) and
+#      waits for /readyz (open, like /healthz, /openapi.json and /metrics);
 #   3. seeds it (seed.py): a small PEFT adapter (numpy + safetensors, fixed seed) uploaded under the
-#      name `contract-seed`, and one finished normalize job over it;
+#      name `contract-seed`, one finished normalize job over it, the admin token's id (GET
+#      /v1/tokens) and a read token for DELETE /v1/tokens/{id} to revoke (POST /v1/tokens);
 #   4. runs `schemathesis run http://127.0.0.1:PORT/openapi.json --checks all` with a fixed seed,
-#      a bounded number of examples per operation, one worker (deterministic; two workers hit a
-#      CPython 3.11 AST race inside Hypothesis) and --continue-on-failure (every finding, not the
-#      first per operation). hooks.py (SCHEMATHESIS_HOOKS) makes `{ref}` often the seeded name or
-#      digest and `{id}` the seeded job, adds the check that no problem `detail` carries Swift type
+#      `-H "Authorization: Bearer <the admin token>"` on every request, a bounded number of examples
+#      per operation, one worker (deterministic; two workers hit a CPython 3.11 AST race inside
+#      Hypothesis) and --continue-on-failure (every finding, not the first per operation). hooks.py
+#      (SCHEMATHESIS_HOOKS) makes `{ref}` often the seeded name or digest, `{id}` the seeded job (or,
+#      for /v1/tokens/{id}, the read token) and never lets DELETE /v1/tokens/{id} revoke the admin
+#      token the run authenticates with, adds the check that no problem `detail` carries Swift type
 #      names, and drops the two rejections the schema cannot express (see its filter_failure);
 #   5. prints schemathesis's report and exits with its status: non-zero on any finding.
 # The server is always stopped and the temp directory removed. About a minute on 2 cores.
@@ -57,8 +62,13 @@ trap 'exit 130' INT TERM
 cp "$binary" "$work/lora-squeeze"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+# Authentication is on by default: `token generate` prints a fresh token (recorded nowhere), the server
+# installs it from LORA_SQUEEZE_ADMIN_TOKEN as an unlimited admin token at start-up, and seed.py,
+# hooks.py (CONTRACT_TOKEN) and schemathesis (-H) send it as `Authorization: Bearer` on every request.
+token="$("$work/lora-squeeze" token generate)"
 # --min-free-disk 64M: a 507 from a nearly full /tmp would not be a contract finding.
-"$work/lora-squeeze" serve --host 127.0.0.1 --port "$port" --data "$work/data" --min-free-disk 64M \
+LORA_SQUEEZE_ADMIN_TOKEN="$token" \
+  "$work/lora-squeeze" serve --host 127.0.0.1 --port "$port" --data "$work/data" --min-free-disk 64M \
   > "$work/server.log" 2>&1 &
 server=$!
 ready=""
@@ -72,8 +82,9 @@ if [ -z "$ready" ]; then
 fi
 echo "== server on $base (data $work/data)"
 
-read -r seed_name seed_digest seed_job < <(python3 "$here/seed.py" "$base" contract-seed)
-echo "== seeded: name $seed_name, digest $seed_digest, job $seed_job"
+read -r seed_name seed_digest seed_job seed_admins seed_victim < <(CONTRACT_TOKEN="$token" python3 "$here/seed.py" "$base" contract-seed)
+if [ -z "${seed_victim:-}" ]; then echo "seeding failed"; exit 1; fi
+echo "== seeded: name $seed_name, digest $seed_digest, job $seed_job; admin token $seed_admins (never revoked), read token $seed_victim (revoked by DELETE /v1/tokens/{id})"
 
 # CONTRACT_SPEC=FILE tests that file (e.g. an edited openapi.json) instead of the one BINARY serves,
 # which is embedded at build time.
@@ -85,8 +96,10 @@ status=0
 (
   cd "$work"  # schemathesis writes its report directory and example database into the cwd
   CONTRACT_BASE="$base" CONTRACT_NAME="$seed_name" CONTRACT_DIGEST="$seed_digest" CONTRACT_JOB="$seed_job" \
+  CONTRACT_TOKEN="$token" CONTRACT_ADMIN_IDS="$seed_admins" CONTRACT_VICTIM="$seed_victim" \
   SCHEMATHESIS_HOOKS="$here/hooks.py" \
     schemathesis run "${spec[@]}" \
+      -H "Authorization: Bearer $token" \
       --checks all \
       --seed "${CONTRACT_SEED:-1}" \
       --max-examples "${CONTRACT_EXAMPLES:-100}" \

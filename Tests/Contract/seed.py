@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """Seeds a running lora-squeeze server for the contract run: writes a small PEFT adapter with
 numpy + safetensors (two modules, one 512 × 512, r 4, f32, fixed seed, so its digest never changes), uploads it
-as multipart under NAME, starts one normalize job over it, waits for that job, and prints
-`name digest job-id` on one line (read by run.sh and handed to hooks.py).
+as multipart under NAME, starts one normalize job over it, waits for that job, looks up the ids of the
+active admin tokens (GET /v1/tokens: the one the run authenticates with must never be revoked), makes
+one read token for DELETE /v1/tokens/{id} to revoke (POST /v1/tokens), and prints
+`name digest job-id admin-ids victim-id` on one line (read by run.sh and handed to hooks.py;
+admin-ids is comma-separated).
 
-    python3 seed.py BASE_URL NAME
+    CONTRACT_TOKEN=lsq_… python3 seed.py BASE_URL NAME
+
+Every request carries `Authorization: Bearer $CONTRACT_TOKEN` (run.sh generates the token with
+`lora-squeeze token generate` and seeds the server with it through LORA_SQUEEZE_ADMIN_TOKEN).
 """
 import io
 import json
 import math
+import os
 import sys
 import time
 import urllib.error
@@ -17,6 +24,9 @@ import uuid
 
 import numpy as np
 from safetensors.numpy import save
+
+# The admin token the server was started with (run.sh); sent on every request.
+TOKEN = os.environ.get("CONTRACT_TOKEN", "")
 
 
 def adapter():
@@ -54,6 +64,8 @@ def call(method, url, body=None, content_type=None):
     request = urllib.request.Request(url, data=body, method=method)
     if content_type:
         request.add_header("Content-Type", content_type)
+    if TOKEN:
+        request.add_header("Authorization", f"Bearer {TOKEN}")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -81,7 +93,17 @@ def main():
         if state.get("state") not in ("queued", "running"):
             break
         time.sleep(0.1)
-    print(name, digest, job_id)
+    # Every active unlimited admin token (on a fresh data directory: the seeded one, whose id the
+    # server also logs); hooks.py never lets DELETE /v1/tokens/{id} name one of them.
+    _, tokens = call("GET", f"{base}/v1/tokens")
+    admins = [t["id"] for t in tokens["items"]
+              if t.get("scope") == "admin" and t.get("namespace") is None and t.get("state") == "active"]
+    if not admins:
+        raise RuntimeError(f"seed: GET {base}/v1/tokens lists no active admin token: {tokens}")
+    # A token that may be revoked: hooks.py points DELETE /v1/tokens/{id} at it (revoking is idempotent).
+    _, victim = call("POST", f"{base}/v1/tokens", json.dumps({"name": "contract-victim", "scope": "read"}).encode(),
+                     "application/json")
+    print(name, digest, job_id, ",".join(admins), victim["id"])
 
 
 if __name__ == "__main__":

@@ -48,6 +48,13 @@ What it does
             no blob file without a row (a 507 must leave nothing behind), and scrub. A 507 to an
             adapter DELETE on a disk full to the byte is a WARN (space cannot be freed by the API).
 
+Authentication
+  The server runs with authentication on (its default). main() makes one admin token with
+  `BINARY token generate` (a fresh `lsq_…`, recorded nowhere) and every server start gets it in
+  LORA_SQUEEZE_ADMIN_TOKEN: the first start installs it in the catalog as an unlimited admin token,
+  later starts on the same data directory find it there. Every request carries
+  `Authorization: Bearer <token>` (also to the open /healthz and /readyz, which ignore it).
+
 How to read the output
   One line per cycle: the kill moment, operations acknowledged / unknown outcome / refused (4xx/5xx,
   or not sent), what was verified. Every failed check is one line `FAIL [cycle N] <kind>: <what>`
@@ -91,6 +98,7 @@ N_SETUP = 6              # of which uploaded at setup
 WORKERS = 6
 SQUEEZE_RANKS = range(1, 9)
 LOST_KINDS_PREFIX = "lost-"
+TOKEN = None             # the admin token (main(): `BINARY token generate`); sent on every request
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,6 +181,8 @@ def request(port, method, target, body=b"", headers=(), src=HOST, timeout=60.0):
     s = None
     try:
         lines = [f"{method} {target} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close", "User-Agent: crash_test.py"]
+        if TOKEN:
+            lines.append(f"Authorization: Bearer {TOKEN}")
         if body or method in ("POST", "PUT"):
             lines.append(f"Content-Length: {len(body)}")
         lines += list(headers)
@@ -298,8 +308,11 @@ class Server:
         logf = open(self.log_path, "wb")
         self.spawned_at = time.time()
         # No drain delay: nothing balances load in front of it, and a SIGTERM should stop it at once.
+        # The admin token seed: installed at the first start, found in the catalog at every later one.
+        env = {**os.environ, "LORA_SQUEEZE_ADMIN_TOKEN": TOKEN} if TOKEN else None
         self.proc = subprocess.Popen([self.binary, "serve", "--host", HOST, "--port", "0", "--data", self.data,
-                                      "--drain-delay", "0", *self.extra], stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                      "--drain-delay", "0", *self.extra], stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=env)
         logf.close()
         deadline = time.monotonic() + timeout
         self.port = None
@@ -1283,6 +1296,7 @@ def diskfull_case(args, binary, work):
 # ---------------------------------------------------------------------------------------------
 
 def main():
+    global TOKEN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", required=True, help="the lora-squeeze executable")
     ap.add_argument("--cycles", type=int, required=True, help="kill/restart cycles (0: only the special cases)")
@@ -1303,6 +1317,11 @@ def main():
     if args.seed is None:
         args.seed = int(time.time()) % 100000
     binary = os.path.abspath(args.binary)
+    # One admin token for every server this run starts (see "Authentication" above).
+    gen = subprocess.run([binary, "token", "generate"], capture_output=True, text=True)
+    if gen.returncode != 0 or not gen.stdout.strip().startswith("lsq_"):
+        ap.error(f"`{binary} token generate` failed (exit {gen.returncode}): {(gen.stdout + gen.stderr).strip()[-300:]}")
+    TOKEN = gen.stdout.strip()
     run_bitflip = not args.no_extras and (args.bitflip or not args.diskfull)
     run_diskfull = not args.no_extras and (args.diskfull or not args.bitflip)
     if args.work and os.path.exists(args.work) and os.listdir(args.work):
