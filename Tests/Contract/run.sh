@@ -21,7 +21,7 @@
 #      (SCHEMATHESIS_HOOKS) makes `{ref}` often the seeded name or digest, `{id}` the seeded job (or,
 #      for /v1/tokens/{id}, the read token) and never lets DELETE /v1/tokens/{id} revoke the admin
 #      token the run authenticates with, adds the check that no problem `detail` carries Swift type
-#      names, and drops the two rejections the schema cannot express (see its filter_failure);
+#      names, and drops the rejections the schema cannot express (see its filter_failure);
 #   5. prints schemathesis's report and exits with its status: non-zero on any finding.
 # The server is always stopped and the temp directory removed. About a minute on 2 cores.
 #

@@ -79,7 +79,16 @@ extension AdapterService {
                 let sequence: Int64, time: String, tokenId: String?, tokenName: String?, namespace: String?
                 let action: String, target: String, status: Int, requestId: String
             }
-            struct Page: Encodable { let items: [Entry]; let nextBefore: Int64? }
+            struct Page: Encodable {
+                let items: [Entry]
+                let nextBefore: Int64?
+                enum CodingKeys: CodingKey { case items, nextBefore }
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(items, forKey: .items)
+                    try c.encode(nextBefore, forKey: .nextBefore)   // null on the last page, not absent
+                }
+            }
             let f = ISO8601DateFormatter()
             f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let items = entries.map {
