@@ -6,7 +6,8 @@
 #   bash Benchmarks/auth.sh [BINARY] [ROUNDS] [SECONDS]      (or: make bench-auth)
 #
 # BINARY defaults to .build/release/lora-squeeze (built by `make release`); ROUNDS (default 5)
-# rounds of SECONDS (default 5) per target and mode, `wrk -t1 -c16`. Targets: GET /v1/adapters/tiny
+# rounds of SECONDS (default 5) per target and mode, `wrk -t1 -c16`, the order of the two modes
+# alternating from round to round. Targets: GET /v1/adapters/tiny
 # (a JSON description: routing, auth, a catalog read) and its 64 KiB adapter_model.safetensors (a file
 # by sendfile). Installs wrk with apt-get when missing; python3 with numpy and safetensors writes the
 # adapter. Prints each round and, per target, the medians, ranges and the ratio on/off.
@@ -58,8 +59,11 @@ done
 declare -A results
 targets=("/v1/adapters/tiny" "/v1/adapters/tiny/files/adapter_model.safetensors")
 for round in $(seq "$rounds"); do
+  # The order alternates too (on first in odd rounds, off first in even ones): whatever the first or
+  # second measurement of a pair gains from its place, both modes get it equally often.
+  order="on off"; [ $((round % 2)) -eq 0 ] && order="off on"
   for target in "${targets[@]}"; do
-    for mode in on off; do
+    for mode in $order; do
       rps=$(wrk -t1 -c16 -d"${seconds}s" -H "$header" "http://127.0.0.1:${port[$mode]}$target" \
             | awk '/Requests\/sec/ {print int($2)} /Non-2xx/ {print "ERROR non-2xx: " $0 > "/dev/stderr"}')
       echo "round $round  auth $mode  $target  $rps req/s"
