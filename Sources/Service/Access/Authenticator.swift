@@ -90,12 +90,21 @@ final class Authenticator: Sendable {
     }
 
     /// The token of an `Authorization` value `Bearer <token>` (scheme case-insensitive, RFC 6750
-    /// §2.1), nil for any other form or a value over `limit` bytes.
+    /// §2.1; spaces around and between), nil for any other form or a value over `limit` bytes. Bytes,
+    /// not Foundation: this runs on every authenticated request.
     static func bearerToken(_ value: String, limit: Int) -> String? {
         guard value.utf8.count <= limit else { return nil }
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard let space = trimmed.firstIndex(of: " "), trimmed[..<space].lowercased() == "bearer" else { return nil }
-        let token = trimmed[space...].trimmingCharacters(in: .whitespaces)
+        var utf8 = Substring(value).utf8
+        let space = UInt8(ascii: " ")
+        while utf8.first == space { utf8 = utf8.dropFirst() }
+        while utf8.last == space { utf8 = utf8.dropLast() }
+        let scheme = Array("bearer".utf8)
+        guard utf8.count > scheme.count,
+              zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        var rest = utf8.dropFirst(scheme.count)
+        guard rest.first == space else { return nil }
+        while rest.first == space { rest = rest.dropFirst() }
+        let token = String(Substring(rest))
         return AccessToken.isWellFormed(token) ? token : nil
     }
 

@@ -48,15 +48,15 @@ public struct TokenDescription: Encodable, Sendable {
     public let state: String
 
     public init(_ record: TokenRecord, now: Date = Date()) {
-        let f = ISO8601DateFormatter()
+        let f = Date.ISO8601FormatStyle()
         id = record.id.rawValue
         name = record.name
         scope = record.scope.rawValue
         namespace = record.namespace
-        createdAt = f.string(from: record.createdAt)
-        expiresAt = record.expiresAt.map(f.string(from:))
-        lastUsedAt = record.lastUsedAt.map(f.string(from:))
-        revokedAt = record.revokedAt.map(f.string(from:))
+        createdAt = record.createdAt.formatted(f)
+        expiresAt = record.expiresAt.map { $0.formatted(f) }
+        lastUsedAt = record.lastUsedAt.map { $0.formatted(f) }
+        revokedAt = record.revokedAt.map { $0.formatted(f) }
         state = record.refusal(at: now)?.rawValue ?? "active"
     }
 

@@ -89,10 +89,9 @@ extension AdapterService {
                     try c.encode(nextBefore, forKey: .nextBefore)   // null on the last page, not absent
                 }
             }
-            let f = ISO8601DateFormatter()
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let f = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
             let items = entries.map {
-                Entry(sequence: $0.sequence, time: f.string(from: $0.time), tokenId: $0.tokenID?.rawValue, tokenName: $0.tokenName,
+                Entry(sequence: $0.sequence, time: $0.time.formatted(f), tokenId: $0.tokenID?.rawValue, tokenName: $0.tokenName,
                       namespace: $0.namespace, action: $0.action, target: $0.target, status: $0.status, requestId: $0.requestID)
             }
             let next = entries.count == limit ? entries.last?.sequence : nil

@@ -37,7 +37,7 @@ struct AdapterResponse: Encodable {
         names = r.names.map(\.description)
         format = r.format.rawValue
         baseModel = r.baseModel
-        createdAt = ISO8601DateFormatter().string(from: r.createdAt)
+        createdAt = r.createdAt.formatted(.iso8601)
         moduleCount = r.moduleCount
         bytes = r.totalBytes
         let base = "/v1/adapters/\(r.digest.hex)/files/"

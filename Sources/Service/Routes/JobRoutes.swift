@@ -23,9 +23,8 @@ extension AdapterService {
             total = job.total
             adapters = items.map(NormalizeOutcome.init)
             error = job.error
-            let f = ISO8601DateFormatter()
-            createdAt = f.string(from: job.createdAt)
-            updatedAt = f.string(from: job.updatedAt)
+            createdAt = job.createdAt.formatted(.iso8601)
+            updatedAt = job.updatedAt.formatted(.iso8601)
         }
     }
 
