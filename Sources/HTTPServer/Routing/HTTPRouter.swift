@@ -31,7 +31,8 @@ public struct HTTPRouter: HTTPHandler {
     public func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         let path = request.path
         var allowed: [HTTPMethod] = []
-        let matching = routes.compactMap { route in route.pattern.match(path).map { (route, $0) } }
+        let split = RoutePath(path)   // split and decoded once, not once per route
+        let matching = routes.compactMap { route in route.pattern.match(split).map { (route, $0) } }
         let owners = matching.filter { candidate in
             !matching.contains { $0.0.pattern.isMoreSpecific(than: candidate.0.pattern) }
         }

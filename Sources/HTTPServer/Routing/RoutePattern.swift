@@ -41,25 +41,45 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The parameters when `path` (percent-encoded) matches, else nil. Segments are percent-decoded
     /// before comparison; a segment that does not decode to UTF-8 matches nothing.
-    func match(_ path: String) -> [String: String]? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+    func match(_ path: String) -> [String: String]? { match(RoutePath(path)) }
+
+    /// The same on a path split and decoded once (the router matches one path against every route).
+    func match(_ path: RoutePath) -> [String: String]? {
+        let hasRest = segments.last == .rest
+        guard hasRest ? path.count >= segments.count - 1 : path.count == segments.count else { return nil }
         var parameters: [String: String] = [:]
-        var i = 0
-        for segment in segments {
+        for (i, segment) in segments.enumerated() {
             switch segment {
             case .rest:
-                let rest = parts[i...].map(String.init).joined(separator: "/")
-                guard let decoded = PercentDecoding.decode(rest) else { return nil }
-                parameters["*"] = decoded
+                guard let rest = path.decodedRest(from: i) else { return nil }
+                parameters["*"] = rest
                 return parameters
             case .literal(let literal):
-                guard i < parts.count, PercentDecoding.decode(String(parts[i])) == literal else { return nil }
+                guard path.decoded[i] == literal else { return nil }
             case .parameter(let name):
-                guard i < parts.count, let decoded = PercentDecoding.decode(String(parts[i])) else { return nil }
+                guard let decoded = path.decoded[i] else { return nil }
                 parameters[name] = decoded
             }
-            i += 1
         }
-        return i == parts.count ? parameters : nil
+        return parameters
+    }
+}
+
+/// A request path split at `/` (empty segments dropped) and each segment percent-decoded, once.
+struct RoutePath {
+    let raw: [Substring]
+    /// Each segment decoded; nil where it does not decode to UTF-8.
+    let decoded: [String?]
+
+    init(_ path: String) {
+        raw = path.split(separator: "/", omittingEmptySubsequences: true)
+        decoded = raw.map { PercentDecoding.decode(String($0)) }
+    }
+
+    var count: Int { raw.count }
+
+    /// Segments `from`… joined by `/` and decoded (for a trailing `*`).
+    func decodedRest(from index: Int) -> String? {
+        PercentDecoding.decode(raw[index...].joined(separator: "/"))
     }
 }
