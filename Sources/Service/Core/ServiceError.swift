@@ -53,6 +53,8 @@ enum ServiceError {
                 return HTTPError(.badRequest, type: "invalid-token-request", detail: e.description)
             case .duplicateToken:
                 return HTTPError(.conflict, type: "duplicate-token", detail: e.description)
+            case .namesOutsideNamespace:
+                return HTTPError(.forbidden, type: "outside-namespace", detail: e.description)
             default:
                 return HTTPError(.internalServerError, type: "storage", detail: e.description)
             }

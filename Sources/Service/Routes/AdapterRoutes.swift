@@ -41,17 +41,10 @@ extension AdapterService {
 
         t.addNamed(.delete, "/v1/adapters/:ref", access: .scope(.admin)) { [self] request, caller in
             let visible = try await record(request, caller)
-            if let namespace = caller.namespace {
-                // The full record: names outside the namespace mean other teams use it.
-                let digest = visible.digest
-                let all = try await store.read { try $0.names(of: digest) }
-                guard all.allSatisfy({ $0.isIn(namespace: namespace) }) else {
-                    throw HTTPError(.forbidden, type: "outside-namespace",
-                                    detail: "adapter \(digest.hex) also has names outside the namespace \"\(namespace)\"; only a token without a namespace may delete it")
-                }
-            }
-            let reference = AdapterReference.digest(visible.digest)
-            let deletion = try await store.write { try $0.delete(reference) }
+            // A namespace's admin deletes only what is wholly its own: an adapter that another team
+            // also names is theirs too. Checked in the deleting transaction, so no name slips in between.
+            let (reference, namespace) = (AdapterReference.digest(visible.digest), caller.namespace)
+            let deletion = try await store.write { try $0.delete(reference, onlyIfAllNamesIn: namespace) }
             struct Deleted: Encodable { let digest: String; let removedCacheEntries: Int; let removedBlobs: Int }
             return .json(try JSONBody.encode(Deleted(digest: deletion.adapter.digest.hex,
                                                      removedCacheEntries: deletion.removedCacheEntries.count,

@@ -114,11 +114,16 @@ extension AdapterCatalog {
 
     /// Deletes an adapter, with its names and cache entries; then removes the blob files nothing
     /// else uses. `CatalogError.unknownReference` when there is no such adapter.
+    /// - Parameter namespace: when given, the adapter is deleted only if every one of its names lies
+    ///   in it (`CatalogError.namesOutsideNamespace` otherwise), checked in the deleting transaction.
     @discardableResult
-    public func delete(_ reference: AdapterReference) throws -> AdapterDeletion {
+    public func delete(_ reference: AdapterReference, onlyIfAllNamesIn namespace: String? = nil) throws -> AdapterDeletion {
         let (deletion, removed) = try write { connection, effects in
             guard let digest = try resolveDigest(reference, connection), let record = try fetchAdapter(digest, connection) else {
                 throw CatalogError.unknownReference(reference.description)
+            }
+            if let namespace, !record.names.allSatisfy({ $0.isIn(namespace: namespace) }) {
+                throw CatalogError.namesOutsideNamespace(digest, namespace: namespace)
             }
             let entries = try fetchCacheEntries(adapter: digest, connection)
             try connection.run("DELETE FROM adapters WHERE digest = ?", [digest.hex])

@@ -35,6 +35,8 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
     case unknownToken(TokenID)
     /// Another token already has this secret (a seed given twice, or a collision of 256 random bits).
     case duplicateToken
+    /// The adapter has names outside the namespace a deletion was limited to.
+    case namesOutsideNamespace(SHA256Digest, namespace: String)
     /// A stored value that fails validation: the database was edited by hand or is damaged.
     case corruptRow(table: String, column: String, value: String)
 
@@ -82,6 +84,8 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
             "no token \(id)"
         case .duplicateToken:
             "a token with this secret already exists"
+        case .namesOutsideNamespace(let digest, let namespace):
+            "adapter \(digest.hex) also has names outside the namespace \"\(namespace)\"; only a token without a namespace may delete it"
         case .corruptRow(let table, let column, let value):
             "the catalog's \(table).\(column) holds \(quoted(value)), which is not valid; the database was damaged or edited"
         }

@@ -129,4 +129,18 @@ struct AdapterCatalogAccessTests {
         #expect(try !f.catalog.blobVisible(entry.weightsBlob, namespace: "team-b"))
         #expect(try !f.catalog.blobVisible(mine.weightsBlob, namespace: "team"))
     }
+
+    @Test("a deletion limited to a namespace removes only an adapter whose every name is in it")
+    func namespacedDelete() throws {
+        let f = try CatalogFixture()
+        let shared = try f.putAdapter("shared", name: "team-a/s")
+        try f.catalog.setName(try AdapterName(validating: "team-b/s"), to: .digest(shared.digest))
+        let own = try f.putAdapter("own", name: "team-a/o")
+        #expect(throws: CatalogError.namesOutsideNamespace(shared.digest, namespace: "team-a")) {
+            try f.catalog.delete(.digest(shared.digest), onlyIfAllNamesIn: "team-a")
+        }
+        #expect(try f.catalog.adapter(shared.digest) != nil, "nothing was deleted")
+        #expect(try f.catalog.delete(.digest(own.digest), onlyIfAllNamesIn: "team-a").adapter.digest == own.digest)
+        #expect(try f.catalog.delete(.digest(shared.digest)).adapter.digest == shared.digest, "an unlimited deletion")
+    }
 }
