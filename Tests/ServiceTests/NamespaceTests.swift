@@ -130,4 +130,23 @@ struct NamespaceTests {
             #expect(!audit.isEmpty && audit.allSatisfy { $0["namespace"] as? String == "team-a" })
         }
     }
+
+    @Test("a bare name that is also a namespace: each path has one owner")
+    func ambiguousPaths() async throws {
+        try await ServiceHarness.with { s in
+            let bare = try await s.uploadPEFT(try ServiceFixtures.peft(seed: 926), name: "team-a").digest
+            let inside = try await s.uploadPEFT(try ServiceFixtures.peft(seed: 927), name: "team-a/chat").digest
+            #expect(try await s.get("/v1/adapters/team-a").decode(AdapterJSON.self).digest == bare)
+            #expect(try await s.get("/v1/adapters/team-a/chat").decode(AdapterJSON.self).digest == inside)
+            #expect(try await s.get("/v1/adapters/team-a/spectrum").decode(SpectrumJSON.self).digest == bare, "a keyword: the bare name's")
+            #expect(try await s.get("/v1/adapters/team-a/chat/spectrum").decode(SpectrumJSON.self).digest == inside)
+            let bareFile = try await s.get("/v1/adapters/team-a/files/adapter_model.safetensors")
+            let insideFile = try await s.get("/v1/adapters/team-a/chat/files/adapter_model.safetensors")
+            #expect(bareFile.status == 200 && insideFile.status == 200 && bareFile.body != insideFile.body)
+            #expect(try await s.get("/v1/adapters/team-a/squeezed/2.tar").status == 200)
+            #expect(try await s.get("/v1/adapters/team-a/chat/squeezed/2.tar").status == 200)
+            try expectProblem(try await s.client.send("PUT", "/v1/names/team-a/spectrum", json: "{\"adapter\": \"\(bare)\"}"),
+                              status: 400, detailContains: ["spectrum"], "a keyword cannot be a name within a namespace")
+        }
+    }
 }
