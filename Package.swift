@@ -5,7 +5,7 @@
 //   lora-squeeze (CLI) → Service → HTTPServer, Store, SqueezeEngine
 //                        SqueezeEngine → AdapterFormats
 //                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
-//   HTTPServer (→ CEpoll) knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
+//   HTTPServer (→ CEpoll, CSSL) knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
 //
 // Linux only (built and tested on Debian 12 with Swift 6.x): the server, the store and the compute
 // pools call Linux interfaces (sendfile, statvfs's f_bavail, per-thread nice, /proc, MSG_NOSIGNAL,
@@ -36,6 +36,9 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        // libssl: TLS for HTTPServer.
+        .systemLibrary(name: "CSSL", pkgConfig: "libssl",
+                       providers: [.apt(["libssl-dev"])]),
         // epoll(7) from libc, for the HTTP server's connection readiness (see EventLoop.swift).
         .systemLibrary(name: "CEpoll"),
 
@@ -47,7 +50,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")]),
         // HTTP/1.1 on sockets and Dispatch. Knows nothing of LoRA, SQLite or BLAS.
         .target(name: "HTTPServer",
-                dependencies: ["CEpoll", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CEpoll", "CSSL", .product(name: "Logging", package: "swift-log")]),
         // SQLite metadata and content-addressed blobs. Knows nothing of HTTP.
         .target(name: "Store",
                 dependencies: ["CSQLite3", "CCrypto", .product(name: "Logging", package: "swift-log")]),

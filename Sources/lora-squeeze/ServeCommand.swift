@@ -90,6 +90,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-jobs"), help: "Jobs queued or running at once (429 past it). [default 16]")
     var maxJobs: Int?
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain (leaf first) for HTTPS; with --tls-key. SIGHUP reloads it. [LORA_SQUEEZE_TLS_CERT]")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert. [LORA_SQUEEZE_TLS_KEY]")
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-port"), help: "Serve HTTPS on this port beside plain HTTP on --port; without it, --port itself speaks HTTPS. [LORA_SQUEEZE_TLS_PORT]")
+    var tlsPort: Int?
+
     @Option(help: "on: every request but /healthz, /readyz, /openapi.json (and /metrics) needs a Bearer token; off: none does (a trusted network only). [LORA_SQUEEZE_AUTH, default on]")
     var auth: String?
 
@@ -178,7 +187,30 @@ struct ServeCommand: AsyncParsableCommand {
             limits: limits, http: http)
         var withAccess = configuration
         withAccess.access = try resolveAccess(source)
+        withAccess.tls = try resolveTLS(source, mainPort: configuration.port)
         return (withAccess, Logger.Level(rawValue: level) ?? .info)
+    }
+
+    /// `--tls-cert`, `--tls-key` and `--tls-port`: both files or neither; a port only with them.
+    func resolveTLS(_ source: SettingSource, mainPort: Int) throws -> TLSSettings? {
+        let cert = try source.optional(tlsCert, flag: "tls-cert", env: "TLS_CERT", forms: "a PEM file path") { !$0.isEmpty }
+        let key = try source.optional(tlsKey, flag: "tls-key", env: "TLS_KEY", forms: "a PEM file path") { !$0.isEmpty }
+        let port = try source.optional(tlsPort, flag: "tls-port", env: "TLS_PORT", forms: "an integer from 0 to 65535") {
+            (0...65535).contains($0)
+        }
+        switch (cert, key) {
+        case (nil, nil):
+            if port != nil { throw ValidationError("--tls-port needs --tls-cert and --tls-key") }
+            return nil
+        case (let cert?, let key?):
+            if let port, port == mainPort, port != 0 { throw ValidationError("--tls-port \(port) is --port too; give them different ports, or leave --tls-port out to serve HTTPS on --port") }
+            for (flag, path) in [("--tls-cert", cert), ("--tls-key", key)] where !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError("\(flag) \(path) cannot be read")
+            }
+            return TLSSettings(certificatePath: cert, keyPath: key, port: port)
+        default:
+            throw ValidationError("give both --tls-cert and --tls-key (or LORA_SQUEEZE_TLS_CERT and LORA_SQUEEZE_TLS_KEY), or neither")
+        }
     }
 
     /// `--auth`, `--metrics-auth`, the admin token seed and `--audit-retention`.
@@ -230,7 +262,26 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let service = try AdapterService(configuration: configuration, logger: logger)
         let address = try await service.start()
-        logger.info("listening on http://\(address)")
+        if let secure = service.tlsAddress {
+            if secure != address { logger.info("listening on http://\(address)") }
+            logger.info("listening on https://\(secure)")
+        } else {
+            logger.info("listening on http://\(address)")
+        }
+        // SIGHUP: read the certificate and key again (cert-manager rotated them). New connections get
+        // the new pair; a pair that does not load is logged and the current one kept.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            do {
+                try service.reloadTLS()
+                logger.notice("SIGHUP: TLS certificate and key reloaded")
+            } catch {
+                logger.error("SIGHUP: the new TLS certificate or key cannot be used; still serving the previous pair: \(error)")
+            }
+        }
+        hangup.resume()
+        SignalSources.keepHangup(hangup)
         logger.info("\(service.accessSummary)")
 
         // SIGTERM (Kubernetes) and SIGINT (a terminal): drain (see AdapterService.stop), exit 0. A second
@@ -265,6 +316,8 @@ enum SignalSources {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
     private static let received = Atomic(0)
     static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
+    /// The SIGHUP source (TLS reload); not counted as a shutdown signal.
+    static func keepHangup(_ s: any DispatchSourceSignal) { sources.append(s) }
     /// Counts one more signal; returns how many there have been.
     static func count() -> Int { received.add(1, ordering: .relaxed).newValue }
 }

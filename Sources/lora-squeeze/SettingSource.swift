@@ -17,7 +17,7 @@ struct SettingSource {
         "CONCURRENT_SQUEEZES", "MAX_RANK", "MAX_OUTPUT", "SQUEEZE_QUEUE", "MAX_CLIENT_SQUEEZES", "MAX_JOB_ADAPTERS",
         "MAX_MODULES", "MAX_LORA_RANK", "MAX_CONNECTIONS", "LOG_LEVEL", "DRAIN_DELAY", "SHUTDOWN_GRACE",
         "SCRUB_INTERVAL", "SCRUB_RATE", "JOB_RETENTION", "MAX_JOBS", "AUTH", "METRICS_AUTH", "ADMIN_TOKEN",
-        "ADMIN_TOKEN_FILE", "AUDIT_RETENTION",
+        "ADMIN_TOKEN_FILE", "AUDIT_RETENTION", "TLS_CERT", "TLS_KEY", "TLS_PORT",
     ]
 
     /// `LORA_SQUEEZE_*` variables that no setting reads (a typo would otherwise be ignored silently).

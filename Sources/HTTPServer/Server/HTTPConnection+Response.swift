@@ -109,14 +109,19 @@ extension HTTPConnection {
     /// Writes queued output until the socket would block; then waits for a write event.
     func flush() {
         guard phase != .closed else { return }
+        if phase == .open, let tls, !tls.handshakeDone { return advanceHandshake() }
         var progressed = false
         while let item = output.first {
             let result: IOResult
             switch item {
             case .bytes(let bytes, let offset):
-                result = bytes.withUnsafeBytes { socket.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+                result = bytes.withUnsafeBytes { raw in
+                    let pending = UnsafeRawBufferPointer(rebasing: raw[offset...])
+                    return tls?.write(pending) ?? socket.write(pending)
+                }
             case .file(let file, let offset, let remaining):
-                result = socket.sendFile(file.fd, offset: offset, count: min(remaining, 1 << 30))
+                result = tls?.sendFile(file.fd, offset: offset, count: remaining)
+                    ?? socket.sendFile(file.fd, offset: offset, count: min(remaining, 1 << 30))
             }
             switch result {
             case .bytes(let n):

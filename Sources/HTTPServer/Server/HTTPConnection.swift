@@ -19,6 +19,11 @@ final class HTTPConnection: @unchecked Sendable {
     private let onClose: @Sendable (UInt64) -> Void
 
     var parser: HTTPRequestParser
+    /// TLS over the socket on a TLS port (see HTTPConnection+TLS.swift); nil for plain HTTP, and
+    /// dropped when the first byte shows a plain-HTTP client there.
+    var tls: TLSSession?
+    /// The first byte was a TLS handshake record (checked before OpenSSL sees anything).
+    var tlsRecordSeen = false
     /// Readiness of the socket (epoll, not Dispatch sources: see `EventLoop`).
     private var registration: EventRegistration?
     var timer: DispatchSourceTimer?
@@ -75,8 +80,9 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     init(id: UInt64, socket: Socket, remoteAddress: SocketAddress?, limits: HTTPLimits, handler: any HTTPHandler,
-         logger: Logger, target: DispatchQueue, onClose: @escaping @Sendable (UInt64) -> Void) {
+         logger: Logger, target: DispatchQueue, tls: TLSSession? = nil, onClose: @escaping @Sendable (UInt64) -> Void) {
         self.id = id
+        self.tls = tls
         self.socket = socket
         self.remoteAddress = remoteAddress
         self.limits = limits
@@ -114,11 +120,12 @@ final class HTTPConnection: @unchecked Sendable {
 
     // MARK: Reading
 
-    private func onReadable() {
+    func onReadable() {
         guard phase != .closed else { return }
+        if phase == .open, let tls, !tls.handshakeDone { return advanceHandshake() }
         if phase == .open, let exchange, isWatchingForClose(exchange) { return watchForClose(exchange) }
         let result = withUnsafeTemporaryAllocation(byteCount: 32 * 1024, alignment: 16) { buffer -> IOResult in
-            let result = socket.read(into: buffer)
+            let result = tls?.read(into: buffer) ?? socket.read(into: buffer)
             if case .bytes(let n) = result, phase == .open {
                 parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
             }
@@ -129,7 +136,9 @@ final class HTTPConnection: @unchecked Sendable {
             if phase == .lingering { return }  // discarded: the response is out, we wait for the peer's FIN
             if let exchange, !exchange.bodyComplete { bodyDeadline = deadline(after: limits.bodyIdleTimeout) }
             process()
+            readBufferedTLS()
         case .wouldBlock:
+            if tls?.wantsWrite == true { armWrite(true) }
             return
         case .endOfFile:
             peerClosed = true
@@ -299,7 +308,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// close: nobody will read the answer), or the next pipelined request arrived (stop watching; it
     /// waits in the socket until this response is out, as before).
     private func watchForClose(_ exchange: Exchange) {
-        switch socket.peek() {
+        switch tls?.peek() ?? socket.peek() {
         case .wouldBlock:
             return
         case .bytes:
@@ -323,9 +332,11 @@ final class HTTPConnection: @unchecked Sendable {
             if closeWhenDrained { wanted = false }
             if let exchange, exchange.bodyComplete || exchange.bodyBlocked { wanted = isWatchingForClose(exchange) }
         }
-        guard wanted != readWanted else { return }
-        readWanted = wanted
-        registration.setInterest(read: readWanted, write: writeWanted)
+        if wanted != readWanted {
+            readWanted = wanted
+            registration.setInterest(read: readWanted, write: writeWanted)
+        }
+        readBufferedTLS()
     }
 
     func armWrite(_ armed: Bool) {
@@ -342,6 +353,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard phase == .open else { return }
         if peerClosed { return teardown() }
         phase = .lingering
+        tls?.shutdown()
         socket.shutdownWrite()
         headerDeadline = nil
         idleDeadline = nil

@@ -20,12 +20,15 @@ public final class HTTPServer: Sendable {
         public var limits: HTTPLimits
         /// listen(2) backlog.
         public var backlog: Int32
+        /// When set, this port speaks TLS (HTTPS) with this context's certificate.
+        public var tls: TLSContext?
 
         public init(address: SocketAddress = .loopbackIPv4(port: 8080), limits: HTTPLimits = .default,
-                    backlog: Int32 = 1024) {
+                    backlog: Int32 = 1024, tls: TLSContext? = nil) {
             self.address = address
             self.limits = limits
             self.backlog = backlog
+            self.tls = tls
         }
     }
 
@@ -115,13 +118,21 @@ public final class HTTPServer: Sendable {
             // libdispatch, which on Linux crashes the process when its worker-pool monitor cannot open
             // /proc). Such a connection is refused like one over the connection limit.
             let withinReserve = Int(socket.fd) < descriptorCeiling
+            var session: TLSSession?
+            if let tls = configuration.tls {
+                do { session = try tls.session(fd: socket.fd) } catch {
+                    logger.error("cannot start TLS on a connection", metadata: ["error": "\(error)"])
+                    socket.close()
+                    return
+                }
+            }
             let connection: HTTPConnection? = state.withLock { s in
                 s.exhaustion.succeeded()
                 guard s.accepting, withinReserve, s.connections.count < configuration.limits.maxConnections else { return nil }
                 s.nextID += 1
                 let connection = HTTPConnection(
                     id: s.nextID, socket: socket, remoteAddress: peer, limits: configuration.limits,
-                    handler: handler, logger: logger, target: ioQueue,
+                    handler: handler, logger: logger, target: ioQueue, tls: session,
                     onClose: { [weak self] id in self?.connectionClosed(id) })
                 s.connections[s.nextID] = connection
                 return connection
@@ -129,8 +140,9 @@ public final class HTTPServer: Sendable {
             if let connection {
                 connection.start()
             } else {
-                // Over the connection limit or into the reserve: a best-effort 503 on the fresh socket, then close.
-                Self.overloaded.withUnsafeBytes { _ = socket.write($0) }
+                // Over the connection limit or into the reserve: a best-effort 503 on the fresh socket
+                // (plain HTTP only: on a TLS port there is no session to say it in), then close.
+                if configuration.tls == nil { Self.overloaded.withUnsafeBytes { _ = socket.write($0) } }
                 socket.close()
             }
         }

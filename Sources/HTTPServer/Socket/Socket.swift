@@ -102,6 +102,18 @@ struct Socket: Sendable, Hashable {
         }
     }
 
+    /// The next byte without consuming it, or why there is none.
+    func peekByte() -> (IOResult, UInt8) {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n > 0 { return (.bytes(n), byte) }
+        if n == 0 { return (.endOfFile, 0) }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK, EINTR: return (.wouldBlock, 0)
+        case let code: return (.failed(code), 0)
+        }
+    }
+
     /// Writes without raising SIGPIPE when the peer has gone.
     func write(_ buffer: UnsafeRawBufferPointer) -> IOResult {
         let n = send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))

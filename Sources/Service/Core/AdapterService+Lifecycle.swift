@@ -19,11 +19,32 @@ extension AdapterService {
         var limits = configuration.http
         // The upload route's own limit must not be cut short by the parser's global one.
         limits.maxBodyBytes = max(limits.maxBodyBytes, configuration.limits.maxUploadBytes)
-        let http = HTTPServer(configuration: .init(address: SocketAddress(host: configuration.host, port: port),
-                                                   limits: limits),
-                              handler: makeHandler(), logger: logger)
-        let address = try http.start()
-        server.withLock { $0 = http }
+        var tls: TLSContext?
+        if let settings = configuration.tls {
+            tls = try TLSContext(certificatePath: settings.certificatePath, keyPath: settings.keyPath)
+            tlsContext.withLock { $0 = tls }
+        }
+        let handler = makeHandler()
+        // With a TLS port of its own, the main port stays plain; without one, the main port speaks TLS.
+        let mainTLS = configuration.tls?.port == nil ? tls : nil
+        let main = HTTPServer(configuration: .init(address: SocketAddress(host: configuration.host, port: port),
+                                                   limits: limits, tls: mainTLS),
+                              handler: handler, logger: logger)
+        let address = try main.start()
+        servers.withLock { $0 = [main] }
+        if let tls, let tlsPortNumber = configuration.tls?.port {
+            guard let tlsPort = UInt16(exactly: tlsPortNumber) else {
+                throw ServiceError.badRequest("TLS port \(tlsPortNumber) is outside 0...65535")
+            }
+            let secure = HTTPServer(configuration: .init(address: SocketAddress(host: configuration.host, port: tlsPort),
+                                                         limits: limits, tls: tls),
+                                    handler: handler, logger: logger)
+            let secureAddress = try secure.start()
+            servers.withLock { $0.append(secure) }
+            tlsAddressValue.withLock { $0 = secureAddress }
+        } else if mainTLS != nil {
+            tlsAddressValue.withLock { $0 = address }
+        }
         try await resumeJobs()
         startMaintenance()
         return address
@@ -45,7 +66,10 @@ extension AdapterService {
             logger.info("draining: /readyz answers 503, still serving for \(configuration.drainDelay)")
             try? await Task.sleep(for: configuration.drainDelay)
         }
-        if let http = server.withLock({ $0 }) { await http.shutdown(deadline: configuration.shutdownGrace) }
+        let running = servers.withLock { $0 }
+        await withTaskGroup(of: Void.self) { group in
+            for http in running { group.addTask { await http.shutdown(deadline: self.configuration.shutdownGrace) } }
+        }
         await jobs.stop(deadline: deadline)
         await stopMaintenance()
         await pool.waitIdle(until: deadline)

@@ -23,8 +23,15 @@ public final class AdapterService: Sendable {
     let admission: SqueezeAdmission
     let inspections = InspectionCache()
     let draining = Mutex(false)
-    /// The server, once started, for the open-connections gauge.
-    let server = Mutex<HTTPServer?>(nil)
+    /// The servers, once started (the plain one, and the HTTPS one when it has a port of its own),
+    /// for the open-connections gauge and shutdown.
+    let servers = Mutex<[HTTPServer]>([])
+    /// The certificate, once loaded; `reloadTLS()` reads it again.
+    let tlsContext = Mutex<TLSContext?>(nil)
+    let tlsAddressValue = Mutex<SocketAddress?>(nil)
+
+    /// Where HTTPS is served, once started: the TLS port, or the main one when it speaks TLS.
+    public var tlsAddress: SocketAddress? { tlsAddressValue.withLock { $0 } }
     let jobs: JobRunner
     /// Who a request is (tokens, scopes, the failure budget).
     let authenticator: Authenticator
@@ -58,6 +65,13 @@ public final class AdapterService: Sendable {
         authenticator = Authenticator(enabled: configuration.access.enabled,
                                       metricsNeedToken: configuration.access.metricsNeedToken,
                                       limits: configuration.authLimits, store: store, metrics: metrics)
+    }
+
+    /// Reads the TLS certificate and key again (on SIGHUP): new connections get the new pair, open
+    /// ones keep theirs; a pair that does not load throws and the current one stays.
+    public func reloadTLS() throws {
+        guard let context = tlsContext.withLock({ $0 }) else { return }
+        try context.reload()
     }
 
     /// Authentication's state and where the admin token is, once `start()` has run.

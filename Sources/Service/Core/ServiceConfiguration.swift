@@ -28,6 +28,8 @@ public struct ServiceConfiguration: Sendable {
     /// scrub's schedule). Not a flag: a second bounds how stale `last_used_at` can be after a crash;
     /// tests lengthen it to observe a hit that has not been written.
     public var maintenanceInterval: Duration = .seconds(1)
+    /// HTTPS: the certificate and key, and the port that speaks it (nil: `port` itself). nil: plain HTTP only.
+    public var tls: TLSSettings?
     /// Tokens, scopes and the audit log.
     public var access: AccessSettings = AccessSettings()
     /// The failure budget and caches of authentication (not flags; tests change them).
@@ -74,7 +76,9 @@ public struct ServiceConfiguration: Sendable {
     public var summary: [String] {
         [
             "data directory: \(dataDirectory.path)",
-            "listen: \(host):\(port)",
+            tls.map { t in t.port.map { "listen: \(host):\(port) (HTTP) and \(host):\($0) (HTTPS)" } ?? "listen: \(host):\(port) (HTTPS)" }
+                ?? "listen: \(host):\(port) (HTTP; no TLS: tokens cross the network in clear)",
+            tls.map { "tls: certificate \($0.certificatePath), key \($0.keyPath); SIGHUP reloads them" } ?? "tls: off",
             "squeeze workers: \(workers) threads, \(concurrentSqueezes) squeeze(s) at once",
             "http: \(http.maxConnections) connections, header timeout \(http.headerTimeout), body idle \(http.bodyIdleTimeout), handler \(http.handlerTimeout)",
             "shutdown: drain delay \(drainDelay), grace \(shutdownGrace)",

@@ -25,7 +25,7 @@ extension AdapterService {
         t.add(.get, "/metrics", access: .metrics) { [self] _, _ in
             let statistics = try await store.read { try $0.statistics() }
             let text = metrics.render(statistics: statistics,
-                                      openConnections: server.withLock { $0?.connectionCount ?? 0 },
+                                      openConnections: servers.withLock { $0.reduce(0) { $0 + $1.connectionCount } },
                                       squeezesInFlight: flights.inFlightCount,
                                       squeezesWaiting: admission.waitingByClient.values.reduce(0, +),
                                       computeQueued: pool.queuedCount)
