@@ -58,7 +58,7 @@ final class ServeProcess {
         var found: Int?
         while found == nil {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            if let range = text.range(of: #"listening on https?://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 found = Int(text[range].split(separator: ":").last ?? "")
             } else if ContinuousClock.now > deadline || waitpid(child, nil, WNOHANG) == child {
                 kill(child, SIGKILL)
