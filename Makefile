@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DATA ?= ./data
 PORT ?= 8080
-SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config
+SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth clean
