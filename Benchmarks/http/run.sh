@@ -2,7 +2,9 @@
 # HTTPServer vs nginx on loopback, measured by wrk in the same run, serving the same bytes:
 #   /healthz   "ok\n" (3 bytes)     small responses, keep-alive
 #   /big.bin   64 MiB file          throughput (both with sendfile)
-# and 1,000 concurrent keep-alive connections on /healthz (errors are reported).
+# and 1,000 concurrent keep-alive connections on /healthz (errors are reported); then over TLS (the same
+# self-signed P-256 certificate for both, TLS 1.2 and 1.3 allowed, wrk negotiating TLS 1.3): /big.bin
+# with 4 connections and /healthz with 64.
 #
 #   Benchmarks/http/run.sh [DURATION_SECONDS]     (default 10)
 #
@@ -17,6 +19,8 @@ root="$(cd "$here/../.." && pwd)"
 work="$root/.build-bench"
 ours_port=18080
 nginx_port=18081
+ours_tls_port=18443
+nginx_tls_port=18444
 mkdir -p "$work"
 
 need=()
@@ -66,6 +70,9 @@ printf 'ok\n' > "$www/healthz"
 [ -f "$www/big.bin" ] && [ "$(stat -c %s "$www/big.bin")" = 67108864 ] \
     || head -c 67108864 /dev/urandom > "$www/big.bin"
 chmod 644 "$www"/*
+[ -f "$work/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
+    -out "$work/cert.pem" -days 30 -subj '/CN=localhost' -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' 2>/dev/null
+chmod 644 "$work/key.pem" "$work/cert.pem"
 
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 2;
@@ -85,6 +92,15 @@ http {
         root $www;
         location = /healthz { default_type text/plain; }
     }
+    server {
+        listen 127.0.0.1:$nginx_tls_port ssl;
+        ssl_certificate $work/cert.pem;
+        ssl_certificate_key $work/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        root $www;
+        location = /healthz { default_type text/plain; }
+    }
 }
 NGINX
 
@@ -93,7 +109,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 "$nginx_bin" -c "$work/nginx.conf" -p "$work" -g 'daemon off;' &
 pids+=($!)
-"$bench_server" "$ours_port" "$www" >"$work/server.log" 2>&1 &
+BENCH_TLS_CERT="$work/cert.pem" BENCH_TLS_KEY="$work/key.pem" BENCH_TLS_PORT=$ours_tls_port \
+    "$bench_server" "$ours_port" "$www" >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do
     curl -sf "http://127.0.0.1:$ours_port/healthz" >/dev/null 2>&1 \
@@ -103,13 +120,16 @@ done
 cmp <(curl -sf "http://127.0.0.1:$ours_port/big.bin") "$www/big.bin" \
     && cmp <(curl -sf "http://127.0.0.1:$nginx_port/big.bin") "$www/big.bin" \
     || { echo "the servers do not serve the same bytes" >&2; exit 1; }
+cmp <(curl -sfk "https://127.0.0.1:$ours_tls_port/big.bin") "$www/big.bin" \
+    && cmp <(curl -sfk "https://127.0.0.1:$nginx_tls_port/big.bin") "$www/big.bin" \
+    || { echo "the servers do not serve the same bytes over TLS" >&2; exit 1; }
 
 # --- wrk ----------------------------------------------------------------------------------
 ulimit -n 20000 2>/dev/null || true
 declare -A rps tput errors
-run() {  # name server port path threads connections
+run() {  # name server port path threads connections [scheme]
     local out
-    out="$(wrk -t"$5" -c"$6" -d"${duration}s" --latency "http://127.0.0.1:$3$4" 2>&1)"
+    out="$(wrk -t"$5" -c"$6" -d"${duration}s" --latency "${7:-http}://127.0.0.1:$3$4" 2>&1)"
     echo "$out" > "$work/wrk-$1-$2.txt"
     rps[$1-$2]="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     tput[$1-$2]="$(awk '/^Transfer\/sec:/ {print $2}' <<<"$out")"
@@ -120,6 +140,9 @@ for server in ours nginx; do
     run small "$server" "$port" /healthz 2 100
     run large "$server" "$port" /big.bin 2 4
     run c1000 "$server" "$port" /healthz 2 1000
+    tls_port=$ours_tls_port; [ "$server" = nginx ] && tls_port=$nginx_tls_port
+    run tlslarge "$server" "$tls_port" /big.bin 2 4 https
+    run tlssmall "$server" "$tls_port" /healthz 2 64 https
 done
 
 to_mib() {  # wrk's "123.45MB" → MiB/s
@@ -137,6 +160,11 @@ done
 ours_mib="$(to_mib "${tput[large-ours]}")"; nginx_mib="$(to_mib "${tput[large-nginx]}")"
 printf '%-34s %14s %14s %7.0f%%\n' "64 MiB file MiB/s, 4 conns" "$ours_mib" "$nginx_mib" \
     "$(awk -v a="$ours_mib" -v b="$nginx_mib" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+ours_mib="$(to_mib "${tput[tlslarge-ours]}")"; nginx_mib="$(to_mib "${tput[tlslarge-nginx]}")"
+printf '%-34s %14s %14s %7.0f%%\n' "TLS: 64 MiB file MiB/s, 4 conns" "$ours_mib" "$nginx_mib" \
+    "$(awk -v a="$ours_mib" -v b="$nginx_mib" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+printf '%-34s %14s %14s %7.0f%%\n' "TLS: /healthz req/s, 64 conns" "${rps[tlssmall-ours]}" "${rps[tlssmall-nginx]}" \
+    "$(awk -v a="${rps[tlssmall-ours]}" -v b="${rps[tlssmall-nginx]}" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
 echo
 for key in "${!errors[@]}"; do
     [ -n "${errors[$key]}" ] && echo "$key: ${errors[$key]}"

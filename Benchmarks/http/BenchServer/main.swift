@@ -2,7 +2,8 @@
 //   http-bench-server PORT DIRECTORY [RESERVED_DESCRIPTORS]
 // (The descriptor-exhaustion tests start it under a low RLIMIT_NOFILE, with the reserve they test.)
 // GET /healthz → "ok\n" from memory; GET /<name> → DIRECTORY/<name> with sendfile(2) (ranges and ETag too).
-// No access log, like the nginx configuration it is compared with.
+// No access log, like the nginx configuration it is compared with. With BENCH_TLS_CERT, BENCH_TLS_KEY
+// and BENCH_TLS_PORT in the environment, the same routes are also served over HTTPS on that port.
 import Dispatch
 import Foundation
 import HTTPServer
@@ -37,4 +38,15 @@ let server = HTTPServer(configuration: .init(address: .loopbackIPv4(port: port),
 let address = try server.start()
 // Written unbuffered: scripts and tests that start it read this line through a pipe or a file.
 FileHandle.standardOutput.write(Data("http-bench-server listening on \(address)\n".utf8))
-dispatchMain()
+let environment = ProcessInfo.processInfo.environment
+var secure: HTTPServer?   // kept for the life of the process
+if let cert = environment["BENCH_TLS_CERT"], let key = environment["BENCH_TLS_KEY"],
+   let text = environment["BENCH_TLS_PORT"], let tlsPort = UInt16(text) {
+    let tls = try TLSContext(certificatePath: cert, keyPath: key)
+    let https = HTTPServer(configuration: .init(address: .loopbackIPv4(port: tlsPort), limits: limits, backlog: 4096, tls: tls),
+                           handler: router, logger: logger)
+    let tlsAddress = try https.start()
+    secure = https
+    FileHandle.standardOutput.write(Data("http-bench-server listening on https://\(tlsAddress)\n".utf8))
+}
+withExtendedLifetime(secure) { dispatchMain() }
