@@ -78,14 +78,15 @@ cat > "$work/nginx.conf" <<NGINX
 worker_processes 2;
 error_log $work/nginx-error.log warn;
 pid $work/nginx.pid;
-events { worker_connections 4096; }
+worker_rlimit_nofile 20000;
+events { worker_connections 12000; }
 http {
     access_log off;
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_requests 1000000;
-    keepalive_timeout 75s;
+    keepalive_timeout 120s;
     default_type application/octet-stream;
     server {
         listen 127.0.0.1:$nginx_port;
@@ -145,6 +146,14 @@ for server in ours nginx; do
     run tlssmall "$server" "$tls_port" /healthz 2 64 https
 done
 
+# --- memory per idle keep-alive connection: 10,000 held (one request each), plain and TLS ----
+nginx_pids="$(pgrep -f 'nginx: worker' | paste -sd, -)"
+ours_pid="${pids[1]}"
+idle_plain_ours="$(python3 "$here/idle.py" "$ours_port" "$ours_pid" 10000 2>&1 | tail -1)"
+idle_tls_ours="$(python3 "$here/idle.py" "$ours_tls_port" "$ours_pid" 10000 --tls 2>&1 | tail -1)"
+idle_plain_nginx="$(python3 "$here/idle.py" "$nginx_port" "$nginx_pids" 10000 2>&1 | tail -1)"
+idle_tls_nginx="$(python3 "$here/idle.py" "$nginx_tls_port" "$nginx_pids" 10000 --tls 2>&1 | tail -1)"
+
 to_mib() {  # wrk's "123.45MB" → MiB/s
     awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
         if (u == "GB") n *= 1024; else if (u == "KB") n /= 1024; else if (u == "B") n /= 1048576; printf "%.1f", n }'
@@ -165,6 +174,12 @@ printf '%-34s %14s %14s %7.0f%%\n' "TLS: 64 MiB file MiB/s, 4 conns" "$ours_mib"
     "$(awk -v a="$ours_mib" -v b="$nginx_mib" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
 printf '%-34s %14s %14s %7.0f%%\n' "TLS: /healthz req/s, 64 conns" "${rps[tlssmall-ours]}" "${rps[tlssmall-nginx]}" \
     "$(awk -v a="${rps[tlssmall-ours]}" -v b="${rps[tlssmall-nginx]}" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+echo
+echo "idle keep-alive connections (RSS of the server's processes):"
+echo "  HTTPServer plain: $idle_plain_ours"
+echo "  HTTPServer TLS:   $idle_tls_ours"
+echo "  nginx plain:      $idle_plain_nginx"
+echo "  nginx TLS:        $idle_tls_nginx"
 echo
 for key in "${!errors[@]}"; do
     [ -n "${errors[$key]}" ] && echo "$key: ${errors[$key]}"

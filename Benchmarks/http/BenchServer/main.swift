@@ -21,7 +21,8 @@ logger.logLevel = .warning
 
 var limits = HTTPLimits()
 limits.maxRequestsPerConnection = 1_000_000  // as nginx's keepalive_requests in the benchmark
-limits.maxConnections = 10_000
+limits.maxConnections = 12_000
+limits.keepAliveIdleTimeout = .seconds(120)  // idle.py holds 10,000 connections while it opens them all
 limits.reservedDescriptors = reserved
 
 let ok: [UInt8] = Array("ok\n".utf8)
