@@ -8,6 +8,10 @@
 #
 #   Benchmarks/http/run.sh [DURATION_SECONDS]     (default 10)
 #
+# With SERVICE_BINARY=path/to/lora-squeeze (a release build), the service's own /healthz (router,
+# metrics, access log at info to a file) is measured too, against an nginx `return 200` location with
+# `access_log ... buffer=64k`: the first row of issue 10's table.
+#
 # Installs nginx and wrk with apt-get when missing. Builds the benchmark server in release mode:
 # the `http-bench-server` product when Package.swift has it, otherwise a temporary package
 # (under .build-bench/) made of Sources/HTTPServer and Benchmarks/http/BenchServer.
@@ -92,6 +96,11 @@ http {
         listen 127.0.0.1:$nginx_port;
         root $www;
         location = /healthz { default_type text/plain; }
+        location = /logged {
+            access_log $work/nginx-access.log combined buffer=64k;
+            default_type application/json;
+            return 200 '{"status":"ok"}';
+        }
     }
     server {
         listen 127.0.0.1:$nginx_tls_port ssl;
@@ -154,6 +163,18 @@ idle_tls_ours="$(python3 "$here/idle.py" "$ours_tls_port" "$ours_pid" 10000 --tl
 idle_plain_nginx="$(python3 "$here/idle.py" "$nginx_port" "$nginx_pids" 10000 2>&1 | tail -1)"
 idle_tls_nginx="$(python3 "$here/idle.py" "$nginx_tls_port" "$nginx_pids" 10000 --tls 2>&1 | tail -1)"
 
+# --- the service's /healthz (when SERVICE_BINARY is given) ---------------------------------------
+if [ -n "${SERVICE_BINARY:-}" ]; then
+    service_port=18090
+    rm -rf "$work/service-data"
+    "$SERVICE_BINARY" serve --host 127.0.0.1 --port $service_port --data "$work/service-data" --log-level info \
+        --scrub-interval 0 --min-free-disk 0 >"$work/service.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$service_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    run service ours "$service_port" /healthz 2 100
+    run service nginx "$nginx_port" /logged 2 100
+fi
+
 to_mib() {  # wrk's "123.45MB" → MiB/s
     awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
         if (u == "GB") n *= 1024; else if (u == "KB") n /= 1024; else if (u == "B") n /= 1048576; printf "%.1f", n }'
@@ -169,6 +190,10 @@ done
 ours_mib="$(to_mib "${tput[large-ours]}")"; nginx_mib="$(to_mib "${tput[large-nginx]}")"
 printf '%-34s %14s %14s %7.0f%%\n' "64 MiB file MiB/s, 4 conns" "$ours_mib" "$nginx_mib" \
     "$(awk -v a="$ours_mib" -v b="$nginx_mib" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+if [ -n "${SERVICE_BINARY:-}" ]; then
+    printf '%-34s %14s %14s %7.0f%%\n' "service /healthz (logged), 100 conns" "${rps[service-ours]}" "${rps[service-nginx]}" \
+        "$(awk -v a="${rps[service-ours]}" -v b="${rps[service-nginx]}" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+fi
 ours_mib="$(to_mib "${tput[tlslarge-ours]}")"; nginx_mib="$(to_mib "${tput[tlslarge-nginx]}")"
 printf '%-34s %14s %14s %7.0f%%\n' "TLS: 64 MiB file MiB/s, 4 conns" "$ours_mib" "$nginx_mib" \
     "$(awk -v a="$ours_mib" -v b="$nginx_mib" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
