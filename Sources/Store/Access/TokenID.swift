@@ -1,6 +1,6 @@
 /// A token's public identifier (what lists, revocations and the audit log name): 64 random bits as
 /// 16 lowercase hex characters. It says nothing of the secret.
-public struct TokenID: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct TokenID: Hashable, ValidatedString, CustomStringConvertible {
     public static let hexLength = 16
     public let rawValue: String
 
@@ -19,17 +19,4 @@ public struct TokenID: Hashable, Sendable, Codable, CustomStringConvertible {
     private init(unchecked hex: String) { rawValue = hex }
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(validating: text) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }

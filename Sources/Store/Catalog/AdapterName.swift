@@ -7,7 +7,7 @@
 /// command-line flag, or shadow a digest. The second part of a namespaced name is never one of
 /// `reservedLocalParts`, the words that follow a name in the API's paths
 /// (`/v1/adapters/{name}/squeezed/…`), so `/v1/adapters/a/squeezed/…` always means the adapter `a`.
-public struct AdapterName: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct AdapterName: Hashable, Comparable, ValidatedString, CustomStringConvertible {
     /// The longest part (the namespace, or the name within it), in characters (ASCII, so also bytes).
     public static let maxPartLength = 128
     /// The longest name accepted: two parts and the `/`.
@@ -59,19 +59,6 @@ public struct AdapterName: Hashable, Comparable, Sendable, Codable, CustomString
     public var description: String { rawValue }
 
     public static func < (lhs: AdapterName, rhs: AdapterName) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(validating: text) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 
     /// `[A-Za-z0-9._-]`.
     static func isAllowed(_ byte: UInt8) -> Bool {

@@ -1,5 +1,5 @@
 /// A job's identifier: 128 random bits as 32 lowercase hex characters.
-public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct JobID: Hashable, ValidatedString, CustomStringConvertible {
     public static let hexLength = 32
     public let rawValue: String
 
@@ -18,17 +18,4 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible {
     private init(unchecked hex: String) { rawValue = hex }
 
     public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(validating: text) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
