@@ -54,11 +54,9 @@ struct TokenCommand: ParsableCommand {
             defer { catalog.close() }
             let (token, record) = try TokenIssuer.issue(in: catalog, name: name, scope: scope, namespace: namespace, lifetime: lifetime)
             if json {
-                let data = try JSONEncoder().encode(TokenDescription(record))
-                var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-                object["token"] = token
-                let out = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: out, as: UTF8.self))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(CreatedToken(token: token, record: record)), as: UTF8.self))
             } else {
                 print(token)
                 FileHandle.standardError.write(Data("token \(record.id) (\(record.name), \(record.scope.rawValue)\(record.namespace.map { ", namespace \($0)" } ?? "")\(record.expiresAt.map { ", expires \(ISO8601DateFormatter().string(from: $0))" } ?? "")): store it now, it is not shown again\n".utf8))

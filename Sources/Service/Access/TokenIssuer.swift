@@ -78,3 +78,23 @@ public struct TokenDescription: Encodable, Sendable {
         try c.encode(state, forKey: .state)
     }
 }
+
+/// A token just made, as `POST /v1/tokens` and `token create --json` show it: its description and,
+/// this once, the secret.
+public struct CreatedToken: Encodable, Sendable {
+    public let token: String
+    public let description: TokenDescription
+
+    public init(token: String, record: TokenRecord) {
+        self.token = token
+        description = TokenDescription(record)
+    }
+
+    enum CodingKeys: CodingKey { case token }
+
+    public func encode(to encoder: any Encoder) throws {
+        try description.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(token, forKey: .token)
+    }
+}

@@ -31,17 +31,7 @@ extension AdapterService {
             let (token, record) = try await store.write { catalog in
                 try TokenIssuer.issue(in: catalog, name: body.name, scope: body.scope, namespace: namespace, lifetime: lifetime)
             }
-            struct Created: Encodable {
-                let token: String
-                let description: TokenDescription
-                enum CodingKeys: CodingKey { case token }
-                func encode(to encoder: any Encoder) throws {
-                    try description.encode(to: encoder)
-                    var c = encoder.container(keyedBy: CodingKeys.self)
-                    try c.encode(token, forKey: .token)
-                }
-            }
-            var response = HTTPResponse.json(try JSONBody.encode(Created(token: token, description: TokenDescription(record))),
+            var response = HTTPResponse.json(try JSONBody.encode(CreatedToken(token: token, record: record)),
                                              status: .created)
             response.headers["Location"] = "/v1/tokens/\(record.id)"
             response.headers["Cache-Control"] = "no-store"  // the only time the secret is shown
