@@ -34,16 +34,8 @@ final class TLSSession {
             wantsWrite = false
             return .done
         }
-        switch SSL_get_error(ssl, rc) {
-        case SSL_ERROR_WANT_READ:
-            wantsWrite = false
-            return .wouldBlock
-        case SSL_ERROR_WANT_WRITE:
-            wantsWrite = true
-            return .wouldBlock
-        default:
-            return .failed(TLSContext.errors())
-        }
+        if waits(SSL_get_error(ssl, rc)) { return .wouldBlock }
+        return .failed(TLSContext.errors())
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
@@ -90,19 +82,24 @@ final class TLSSession {
         ERR_clear_error()
     }
 
+    /// Whether OpenSSL's `code` asks to wait for the socket; records which way (`wantsWrite`).
+    private func waits(_ code: Int32) -> Bool {
+        switch code {
+        case SSL_ERROR_WANT_READ: wantsWrite = false
+        case SSL_ERROR_WANT_WRITE: wantsWrite = true
+        default: return false
+        }
+        return true
+    }
+
     private func result(_ n: Int32) -> IOResult {
         if n > 0 {
             wantsWrite = false
             return .bytes(Int(n))
         }
         let code = SSL_get_error(ssl, n)
+        if waits(code) { return .wouldBlock }
         switch code {
-        case SSL_ERROR_WANT_READ:
-            wantsWrite = false
-            return .wouldBlock
-        case SSL_ERROR_WANT_WRITE:
-            wantsWrite = true
-            return .wouldBlock
         case SSL_ERROR_ZERO_RETURN:
             return .endOfFile
         case SSL_ERROR_SYSCALL where errno == 0:
