@@ -167,3 +167,14 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         thread.start()
     }
 }
+
+/// nil when `actual` equals `expected`, else where they part. Large bodies are compared with this
+/// rather than `#expect(a == b)`: Swift Testing diffs two unequal arrays element by element, which on
+/// megabytes runs for hours and starves every other test of CPU.
+func byteDifference(_ actual: [UInt8], _ expected: [UInt8]) -> String? {
+    let common = min(actual.count, expected.count)
+    if let index = (0..<common).first(where: { actual[$0] != expected[$0] }) {
+        return "byte \(index) is \(actual[index]), expected \(expected[index]) (lengths \(actual.count) and \(expected.count))"
+    }
+    return actual.count == expected.count ? nil : "lengths \(actual.count) and \(expected.count); the first \(common) bytes agree"
+}
