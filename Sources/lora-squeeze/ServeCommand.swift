@@ -249,6 +249,9 @@ struct ServeCommand: AsyncParsableCommand {
         let descriptors = FileDescriptorLimit.raiseSoftToHard()
         let source = SettingSource()
         let (configuration, level) = try resolve(source, descriptorLimit: descriptors.soft)
+        // The access log writes a line per request: buffered (64 KiB or 100 ms, warnings at once, the
+        // rest at exit), in swift-log's own line format.
+        LoggingSystem.bootstrap { BufferedLogHandler(label: $0, output: .standardError) }
         var logger = Logger(label: "lora-squeeze")
         logger.logLevel = level
         for name in source.unknownVariables {
