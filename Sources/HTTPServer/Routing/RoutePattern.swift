@@ -17,6 +17,8 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     let segments: [Segment]
     public let description: String
+    /// Ends in `*`: matches paths of `segments.count - 1` segments or more.
+    let hasRest: Bool
 
     public init(_ pattern: String) {
         description = pattern
@@ -26,6 +28,12 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
             if part.hasPrefix(":"), part.count > 1 { return .parameter(String(part.dropFirst())) }
             return .literal(String(part))
         }
+        hasRest = segments.last == .rest
+    }
+
+    /// Whether a path of `count` segments could match (checked before anything is compared).
+    func admits(segmentCount count: Int) -> Bool {
+        hasRest ? count >= segments.count - 1 : count == segments.count
     }
 
     /// Of two patterns that match the same path, whether this one names it more precisely: at the
@@ -45,8 +53,7 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The same on a path split and decoded once (the router matches one path against every route).
     func match(_ path: RoutePath) -> [String: String]? {
-        let hasRest = segments.last == .rest
-        guard hasRest ? path.count >= segments.count - 1 : path.count == segments.count else { return nil }
+        guard admits(segmentCount: path.count) else { return nil }
         var parameters: [String: String] = [:]
         for (i, segment) in segments.enumerated() {
             switch segment {
@@ -73,7 +80,8 @@ struct RoutePath {
 
     init(_ path: String) {
         raw = path.split(separator: "/", omittingEmptySubsequences: true)
-        decoded = raw.map { PercentDecoding.decode(String($0)) }
+        // A segment without `%` decodes to itself (a request target is ASCII, so it is valid UTF-8).
+        decoded = raw.map { $0.utf8.contains(ASCII.percent) ? PercentDecoding.decode(String($0)) : String($0) }
     }
 
     var count: Int { raw.count }

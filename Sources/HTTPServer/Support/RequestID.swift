@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Request identifiers for `X-Request-Id`.
 public enum RequestID {
     /// A client's id is kept when it is 1…128 characters of `A-Z a-z 0-9 . _ : -`; anything else
@@ -10,20 +12,38 @@ public enum RequestID {
         }
     }
 
-    /// 128 random bits as 32 lowercase hex digits.
+    /// 32 lowercase hex digits, unique within the process and unpredictable in practice across
+    /// processes: a per-request counter run through splitmix64's bijective mixer under two keys drawn
+    /// from the system's random source once per process. (A `getrandom(2)` per request cost more than
+    /// the rest of a probe's answer; an id only has to be unique, it guards nothing.)
     public static func generate() -> String {
-        var rng = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(32)
-        for _ in 0..<2 {
-            var word = rng.next() as UInt64
-            for _ in 0..<16 {
-                out.append(digits[Int(word & 0xF)])
-                word >>= 4
+        let n = counter.add(1, ordering: .relaxed).newValue
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 32) { out in
+            var i = 0
+            for var word in [mix(n &+ keys.0), mix(n ^ keys.1)] {
+                for _ in 0..<16 {
+                    out[i] = digits.utf8Start[Int(word & 0xF)]
+                    word >>= 4
+                    i += 1
+                }
             }
+            return 32
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let counter = Atomic<UInt64>(0)
+    private static let keys: (UInt64, UInt64) = {
+        var rng = SystemRandomNumberGenerator()
+        return (rng.next(), rng.next())
+    }()
+
+    /// splitmix64's finalizer: a bijection on 64-bit words that spreads every input bit over the output.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 
     static func resolve(_ header: String?) -> String {
