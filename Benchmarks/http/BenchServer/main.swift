@@ -27,12 +27,12 @@ limits.reservedDescriptors = reserved
 
 let ok: [UInt8] = Array("ok\n".utf8)
 var router = HTTPRouter()
-router.add(.get, "/healthz") { _ in .bytes(ok, contentType: "text/plain") }
-router.add(.get, "/:name") { request in
+router.add(.get, "/healthz", immediately: { _ in .bytes(ok, contentType: "text/plain") })
+router.add(.get, "/:name", immediately: { request in
     let name = request.pathParameters["name"] ?? ""
     guard !name.contains("/"), !name.hasPrefix(".") else { throw HTTPError.notFound("no such file") }
     return try .file(path: directory + "/" + name, request: request)
-}
+})
 
 let server = HTTPServer(configuration: .init(address: .loopbackIPv4(port: port), limits: limits, backlog: 4096),
                         handler: router, logger: logger)

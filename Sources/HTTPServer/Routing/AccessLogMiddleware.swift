@@ -17,26 +17,47 @@ public struct AccessLogMiddleware: HTTPMiddleware {
 
     public func handle(_ request: HTTPRequest, next: any HTTPHandler) async throws -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
-        func log(_ status: Int) {
-            let micros = (DispatchTime.now().uptimeNanoseconds - start) / 1000
-            let path = redact(request.path)
-            logger.log(level: level, "\(request.method) \(path) \(status)", metadata: [
-                "method": "\(request.method)", "path": "\(path)", "status": "\(status)",
-                "duration_us": "\(micros)", "request-id": "\(request.requestID)",
-                "remote": "\(request.remoteAddress?.description ?? "-")",
-            ])
-        }
         do {
             let response = try await next.handle(request)
-            log(response.status.code)
+            log(request, response.status.code, since: start)
             return response
-        } catch let error as HTTPError {
-            log(error.status.code)
-            throw error
         } catch {
-            log(HTTPStatus.internalServerError.code)
+            log(request, Self.status(of: error), since: start)
             throw error
         }
+    }
+
+    /// Logs only what it answers: a nil (the request goes on to `handle`) is logged there, once.
+    public func respondImmediately(to request: HTTPRequest, next: any HTTPHandler) throws -> HTTPResponse? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            guard let response = try next.respondImmediately(to: request) else { return nil }
+            log(request, response.status.code, since: start)
+            return response
+        } catch {
+            log(request, Self.status(of: error), since: start)
+            throw error
+        }
+    }
+
+    /// The status an error thrown by a handler is answered with (see `HTTPResponse.forError`).
+    static func status(of error: any Error) -> Int {
+        switch error {
+        case let error as HTTPError: error.status.code
+        case let error as HTTPParseError: error.status.code
+        default: HTTPStatus.internalServerError.code
+        }
+    }
+
+    private func log(_ request: HTTPRequest, _ status: Int, since start: UInt64) {
+        guard logger.logLevel <= level else { return }
+        let micros = (DispatchTime.now().uptimeNanoseconds &- start) / 1000
+        let path = redact(request.path)
+        logger.log(level: level, "\(request.method) \(path) \(status)", metadata: [
+            "method": "\(request.method)", "path": "\(path)", "status": "\(status)",
+            "duration_us": "\(micros)", "request-id": "\(request.requestID)",
+            "remote": "\(request.remoteAddress?.description ?? "-")",
+        ])
     }
 }
 
@@ -47,8 +68,17 @@ public struct TimingMiddleware: HTTPMiddleware {
 
     public func handle(_ request: HTTPRequest, next: any HTTPHandler) async throws -> HTTPResponse {
         let start = DispatchTime.now().uptimeNanoseconds
-        var response = try await next.handle(request)
-        let millis = Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000
+        return Self.timed(try await next.handle(request), since: start)
+    }
+
+    public func respondImmediately(to request: HTTPRequest, next: any HTTPHandler) throws -> HTTPResponse? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        return try next.respondImmediately(to: request).map { Self.timed($0, since: start) }
+    }
+
+    private static func timed(_ response: HTTPResponse, since start: UInt64) -> HTTPResponse {
+        var response = response
+        let millis = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1_000_000
         response.headers.append(name: "Server-Timing", value: "app;dur=\((millis * 1000).rounded() / 1000)")
         return response
     }

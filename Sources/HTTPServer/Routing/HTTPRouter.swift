@@ -28,11 +28,33 @@ public struct HTTPRouter: HTTPHandler {
         add(method, pattern, maxBodyBytes: maxBodyBytes, ClosureHandler(body))
     }
 
+    /// Adds a route answered by a synchronous closure, which also serves the server's fast path
+    /// (see `HTTPHandler.respondImmediately`).
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
+                             immediately body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
+        add(method, pattern, maxBodyBytes: maxBodyBytes, ClosureHandler(immediately: body))
+    }
+
     public func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let (handler, routed) = try route(request)
+        return try await handler.handle(routed)
+    }
+
+    public func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
+        let (handler, routed) = try route(request)
+        return try handler.respondImmediately(to: routed)
+    }
+
+    /// The handler that owns `request` and the request as it sees it (path parameters set, body
+    /// limited), or the 404, 405 or 413 to answer.
+    func route(_ request: HTTPRequest) throws -> (any HTTPHandler, HTTPRequest) {
         let path = request.path
         var allowed: [HTTPMethod] = []
         let split = RoutePath(path)   // split and decoded once, not once per route
-        let matching = routes.compactMap { route in route.pattern.match(split).map { (route, $0) } }
+        var matching: [(Route, [String: String])] = []
+        for index in routes.indices where routes[index].pattern.admits(segmentCount: split.count) {
+            if let parameters = routes[index].pattern.match(split) { matching.append((routes[index], parameters)) }
+        }
         let owners = matching.filter { candidate in
             !matching.contains { $0.0.pattern.isMoreSpecific(than: candidate.0.pattern) }
         }
@@ -52,7 +74,7 @@ public struct HTTPRouter: HTTPHandler {
                 }
                 request.body = request.body.limited(to: limit)
             }
-            return try await route.handler.handle(request)
+            return (route.handler, request)
         }
         guard !allowed.isEmpty else { throw HTTPError.notFound("no resource at \(path)") }
         if allowed.contains(.get), !allowed.contains(.head) { allowed.append(.head) }

@@ -3,6 +3,8 @@ import Logging
 
 extension HTTPConnection {
     static let writerHighWaterBytes = 256 * 1024
+    /// The most one flush writes before yielding the loop thread to other connections.
+    static let flushBudgetBytes = 2 * 1024 * 1024
     static let writerLowWaterBytes = 64 * 1024
 
     /// Sends the handler's response for exchange `number`, if that exchange is still current.
@@ -29,24 +31,56 @@ extension HTTPConnection {
         // HEAD of a body whose length is not known yet: neither Content-Length nor Transfer-Encoding
         // (RFC 9110 §9.3.2 lets a HEAD omit them), rather than a length or a framing the GET may not use.
         let headFraming = isHead && response.body.knownLength == nil ? .none : framing
-        var bytes = ResponseEncoder.head(for: response, framing: headFraming, close: close,
-                                         keepAliveHTTP10: head.version == .http1_0 && !close,
-                                         requestID: exchange.requestID)
+        headBuffer.removeAll(keepingCapacity: true)
+        ResponseEncoder.encodeHead(for: response, framing: headFraming, close: close,
+                                   keepAliveHTTP10: head.version == .http1_0 && !close,
+                                   requestID: exchange.requestID, into: &headBuffer)
         let sendsContent = !isHead && framing != .none
         switch response.body {
         case .empty:
-            output.append(bytes)
+            sendHeadBuffer()
         case .bytes(let body):
-            if sendsContent { bytes += body }
-            output.append(bytes)
+            if sendsContent, headBuffer.count + body.count <= Self.inlineBodyBytes {
+                headBuffer += body
+                sendHeadBuffer()
+            } else {
+                sendHeadBuffer()
+                if sendsContent { output.append(body) }
+            }
         case .file(let file, let offset, let length):
-            output.append(bytes)
+            sendHeadBuffer()
             if sendsContent { output.append(file: file, offset: offset, length: length) }
         case .stream(let length, let produce):
-            output.append(bytes)
+            sendHeadBuffer()
             if sendsContent { startStream(exchange, framing: framing, length: length, produce: produce) }
         }
         flush()
+    }
+
+    /// A small body goes out in the same write as its head.
+    static let inlineBodyBytes = 16 * 1024
+    /// The head buffer is kept between responses up to this capacity (an idle connection holds it).
+    static let keptHeadBufferBytes = 4 * 1024
+
+    /// Writes the encoded head (and inlined body) straight from `headBuffer` when nothing is queued
+    /// before it, and queues only what the socket did not take: the common response costs one write
+    /// and no allocation.
+    private func sendHeadBuffer() {
+        defer {
+            if headBuffer.capacity > Self.keptHeadBufferBytes { headBuffer = [] }
+        }
+        var written = 0
+        if output.isEmpty, tls?.handshakeDone ?? true {
+            while written < headBuffer.count {
+                let result = headBuffer.withUnsafeBytes { raw in
+                    let pending = UnsafeRawBufferPointer(rebasing: raw[written...])
+                    return tls?.write(pending) ?? socket.write(pending)
+                }
+                guard case .bytes(let n) = result, n > 0 else { break }   // flush() meets the same condition
+                written += n
+            }
+        }
+        if written < headBuffer.count { output.append(Array(headBuffer[written...])) }
     }
 
     private func startStream(_ exchange: Exchange, framing: ResponseEncoder.Framing, length: Int?,
@@ -57,7 +91,7 @@ extension HTTPConnection {
         let number = exchange.number
         let writer = HTTPBodyWriter { [self] bytes in
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                queue.async { self.enqueueStreamBytes(bytes, number: number, continuation: continuation) }
+                queue.submit { self.enqueueStreamBytes(bytes, number: number, continuation: continuation) }
             }
         }
         let logger = self.logger, requestID = exchange.requestID
@@ -70,7 +104,7 @@ extension HTTPConnection {
                 failed = true
                 logger.warning("response stream failed", metadata: ["error": "\(error)", "request-id": "\(requestID)"])
             }
-            queue.async { self.finishStream(number: number, failed: failed) }
+            queue.submit { self.finishStream(number: number, failed: failed) }
         }
     }
 
@@ -111,7 +145,17 @@ extension HTTPConnection {
         guard phase != .closed else { return }
         if phase == .open, let tls, !tls.handshakeDone { return advanceHandshake() }
         var progressed = false
+        var written = 0
         while let item = output.first {
+            if written >= Self.flushBudgetBytes {
+                // Enough for one turn: the loop thread serves its other sockets, and epoll reports
+                // this one writable again at once (nginx's sendfile_max_chunk).
+                sendDeadline = deadline(after: limits.sendIdleTimeout)
+                armWrite(true)
+                resumeWriterIfDrained()
+                publishDeadline()
+                return
+            }
             let result: IOResult
             switch item {
             case .bytes(let bytes, let offset):
@@ -127,11 +171,12 @@ extension HTTPConnection {
             case .bytes(let n):
                 output.consume(n)
                 progressed = true
+                written += n
             case .wouldBlock:
                 if progressed || sendDeadline == nil { sendDeadline = deadline(after: limits.sendIdleTimeout) }
                 armWrite(true)
                 resumeWriterIfDrained()
-                rescheduleTimer()
+                publishDeadline()
                 return
             case .endOfFile:
                 logger.warning("file shorter than its announced length", metadata: ["connection": "\(id)"])
@@ -159,7 +204,7 @@ extension HTTPConnection {
         guard phase == .open else { return }
         if closeWhenDrained { return beginClosing() }
         guard let exchange, exchange.responseStarted, !exchange.streamRunning else {
-            return rescheduleTimer()
+            return publishDeadline()
         }
         self.exchange = nil
         if exchange.closeAfterResponse || !exchange.bodyComplete || shuttingDown {

@@ -44,6 +44,6 @@ extension HTTPConnection {
     func readBufferedTLS() {
         guard phase != .closed, let tls, tls.handshakeDone, tls.hasBufferedInput else { return }
         guard phase == .lingering || !(exchange.map { $0.bodyComplete || $0.bodyBlocked } ?? false) else { return }
-        queue.async { [self] in onReadable() }
+        queue.submit { [self] in onReadable() }
     }
 }

@@ -1,17 +1,20 @@
 import Dispatch
 import Logging
+import Synchronization
 
 /// One client connection: reads bytes when the `EventLoop` says the socket is readable, drives an
-/// `HTTPRequestParser`, runs the handler in a task off the I/O queue, and writes responses in request
-/// order.
+/// `HTTPRequestParser`, answers on its own queue when the handler can answer at once (see
+/// `HTTPHandler.respondImmediately`) and otherwise runs the handler in a task, and writes responses in
+/// request order. Its deadlines are swept by the server's `DeadlineSweeper`, not timed one by one.
 ///
-/// Concurrency: every stored property below is touched only on `queue` (a serial queue); handler
-/// tasks and body readers reach the connection only through `queue.async`. That confinement is what
-/// the `@unchecked Sendable` promises.
+/// Concurrency: every stored property below is touched only by jobs of `queue` (a `ConnectionQueue`:
+/// serial, run by whichever thread submitted to it while idle); the event loop, the deadline sweeper,
+/// handler tasks and body readers reach the connection only through `queue.submit`. That confinement
+/// is what the `@unchecked Sendable` promises.
 final class HTTPConnection: @unchecked Sendable {
     let id: UInt64
     let socket: Socket
-    let queue: DispatchQueue
+    let queue = ConnectionQueue()
     let limits: HTTPLimits
     let handler: any HTTPHandler
     let logger: Logger
@@ -26,13 +29,14 @@ final class HTTPConnection: @unchecked Sendable {
     var tlsRecordSeen = false
     /// Readiness of the socket (epoll, not Dispatch sources: see `EventLoop`).
     private var registration: EventRegistration?
-    var timer: DispatchSourceTimer?
     private var readWanted = false
     private var writeWanted = false
 
     enum Phase { case open, lingering, closed }
     var phase: Phase = .open
     var output = OutputQueue()
+    /// Where response heads are encoded, kept between responses (see `sendHeadBuffer`).
+    var headBuffer: [UInt8] = []
     var exchange: Exchange?
     private var exchangeCount: UInt64 = 0
     var requestsServed = 0
@@ -41,13 +45,20 @@ final class HTTPConnection: @unchecked Sendable {
     /// Set when an error response was queued with no exchange: close once it is written.
     var closeWhenDrained = false
 
-    // Deadlines in DispatchTime uptime nanoseconds; see HTTPConnection+Timers.swift.
+    // Deadlines in DispatchTime uptime nanoseconds; see HTTPConnection+Deadlines.swift.
     var headerDeadline: UInt64?
     var idleDeadline: UInt64?
     var bodyDeadline: UInt64?
     var handlerDeadline: UInt64?
     var sendDeadline: UInt64?
     var lingerDeadline: UInt64?
+    /// The earliest of the deadlines above (`UInt64.max` for none), published for the sweeper,
+    /// which reads it from its own queue.
+    let nextDeadline = Atomic<UInt64>(.max)
+    /// `process()` is running: a call from inside it (a response written at once, whose drain
+    /// starts the next request) asks it to go round again instead of recursing.
+    private var processing = false
+    private var processAgain = false
 
     /// One request and its response.
     final class Exchange {
@@ -66,6 +77,8 @@ final class HTTPConnection: @unchecked Sendable {
         var streamLength: Int?
         var streamWritten = 0
         var writerWaiter: CheckedContinuation<Void, any Error>?
+        /// The handler's answer on the fast path, sent once the request's end is parsed.
+        var immediateResponse: HTTPResponse?
         /// While the handler works on a complete request, the socket is watched for the client going
         /// away; set once the next pipelined request's bytes show up instead (they wait unread).
         var pipelinedBytesWaiting = false
@@ -80,7 +93,7 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     init(id: UInt64, socket: Socket, remoteAddress: SocketAddress?, limits: HTTPLimits, handler: any HTTPHandler,
-         logger: Logger, target: DispatchQueue, tls: TLSSession? = nil, onClose: @escaping @Sendable (UInt64) -> Void) {
+         logger: Logger, tls: TLSSession? = nil, onClose: @escaping @Sendable (UInt64) -> Void) {
         self.id = id
         self.tls = tls
         self.socket = socket
@@ -90,14 +103,13 @@ final class HTTPConnection: @unchecked Sendable {
         self.logger = logger
         self.onClose = onClose
         self.parser = HTTPRequestParser(limits: limits)
-        self.queue = DispatchQueue(label: "HTTPServer.connection", target: target)
     }
 
     /// Starts reading; the first request head must arrive within `headerTimeout` of now.
     func start() {
-        queue.async { [self] in
+        queue.submit { [self] in
             do {
-                registration = try EventLoop.shared.register(fd: socket.fd, queue: queue,
+                registration = try EventLoop.next.register(fd: socket.fd, queue: queue,
                                                              onReadable: { [self] in onReadable() },
                                                              onWritable: { [self] in flush() })
             } catch {
@@ -107,14 +119,10 @@ final class HTTPConnection: @unchecked Sendable {
                 onClose(id)
                 return
             }
-            let timer = DispatchSource.makeTimerSource(queue: queue)
-            timer.setEventHandler { [self] in onTimer() }
-            self.timer = timer
             headerDeadline = deadline(after: limits.headerTimeout)
             readWanted = true
             registration?.setInterest(read: true, write: false)
-            timer.resume()
-            rescheduleTimer()
+            publishDeadline()
         }
     }
 
@@ -168,6 +176,19 @@ final class HTTPConnection: @unchecked Sendable {
     /// Drives the parser over buffered bytes, one request at a time: after a request's end, parsing
     /// stops until its response is written, so pipelined requests are answered in order.
     func process() {
+        if processing {
+            processAgain = true
+            return
+        }
+        processing = true
+        repeat {
+            processAgain = false
+            processOnce()
+        } while processAgain && phase != .closed
+        processing = false
+    }
+
+    private func processOnce() {
         while phase == .open, !closeWhenDrained {
             if let exchange, exchange.bodyComplete || exchange.bodyBlocked { break }
             if exchange == nil, shuttingDown { break }
@@ -189,6 +210,10 @@ final class HTTPConnection: @unchecked Sendable {
                 exchange.bodyComplete = true
                 exchange.body?.finish()
                 bodyDeadline = nil
+                if let response = exchange.immediateResponse {
+                    exchange.immediateResponse = nil
+                    respond(response, number: exchange.number)
+                }
             }
         }
         if phase == .open, exchange == nil, !parser.isAtMessageBoundary, headerDeadline == nil {
@@ -199,10 +224,12 @@ final class HTTPConnection: @unchecked Sendable {
         }
         if let exchange, exchange.bodyBlocked { bodyDeadline = nil }  // we stopped reading, not the client
         updateReading()
-        rescheduleTimer()
+        publishDeadline()
     }
 
-    /// Starts an exchange for a parsed head and runs the handler in a task.
+    /// Starts an exchange for a parsed head: asks the handler for an immediate answer (requests
+    /// without a body only: a body would have to be read or skipped first), and otherwise runs it in
+    /// a task.
     private func begin(_ head: HTTPRequestHead) {
         requestsServed += 1
         exchangeCount += 1
@@ -213,18 +240,26 @@ final class HTTPConnection: @unchecked Sendable {
         let channel: BodyChannel? = head.hasBody
             ? BodyChannel { [weak self] first in
                 guard let self else { return }
-                queue.async { self.bodyDemanded(number: number, first: first) }
+                queue.submit { self.bodyDemanded(number: number, first: first) }
             }
             : nil
         let exchange = Exchange(number: number, head: head, requestID: requestID, body: channel)
         self.exchange = exchange
         if head.hasBody { bodyDeadline = deadline(after: limits.bodyIdleTimeout) }
-        handlerDeadline = deadline(after: limits.handlerTimeout)
 
         let request = HTTPRequest(head: head,
                                   body: HTTPRequestBody(channel: channel, expectedLength: head.contentLength),
                                   requestID: requestID, remoteAddress: remoteAddress)
         let handler = self.handler, logger = self.logger
+        if !head.hasBody {
+            do {
+                exchange.immediateResponse = try handler.respondImmediately(to: request)
+            } catch {
+                exchange.immediateResponse = HTTPResponse.forError(error, request: request, logger: logger)
+            }
+            if exchange.immediateResponse != nil { return }
+        }
+        handlerDeadline = deadline(after: limits.handlerTimeout)
         exchange.task = Task { [self] in
             let response: HTTPResponse
             do {
@@ -232,7 +267,7 @@ final class HTTPConnection: @unchecked Sendable {
             } catch {
                 response = HTTPResponse.forError(error, request: request, logger: logger)
             }
-            queue.async { self.respond(response, number: number) }
+            queue.submit { self.respond(response, number: number) }
         }
     }
 
@@ -362,7 +397,7 @@ final class HTTPConnection: @unchecked Sendable {
         sendDeadline = nil
         lingerDeadline = deadline(after: limits.lingerTimeout)
         updateReading()
-        rescheduleTimer()
+        publishDeadline()
     }
 
     /// Releases everything now. Safe to call more than once.
@@ -378,7 +413,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         exchange = nil
         output.removeAll()
-        timer?.cancel()
+        nextDeadline.store(.max, ordering: .relaxed)
         // Out of epoll first, then closed: no event for this socket reaches us after this, and a
         // descriptor number reused by the next accept belongs to a new registration (a new token).
         registration?.cancel()
@@ -390,7 +425,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Called by the server on shutdown: idle connections close now, busy ones after their response.
     func beginShutdown() {
-        queue.async { [self] in
+        queue.submit { [self] in
             guard phase == .open else { return }
             shuttingDown = true
             if exchange == nil, output.isEmpty, !closeWhenDrained { teardown() }
@@ -399,6 +434,6 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Closes at once, whatever is in flight (the shutdown deadline passed).
     func forceClose() {
-        queue.async { [self] in teardown() }
+        queue.submit { [self] in teardown() }
     }
 }

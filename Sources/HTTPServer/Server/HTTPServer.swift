@@ -6,8 +6,10 @@ import Glibc
 import Darwin
 #endif
 
-/// An HTTP/1.1 server on non-blocking sockets and Dispatch sources (epoll on Linux). Idle
-/// connections cost a file descriptor and a little memory, no thread; handlers run in tasks.
+/// An HTTP/1.1 server on non-blocking sockets, epoll and Dispatch queues. Idle connections cost a
+/// file descriptor and a little memory, no thread and no timer (one `DeadlineSweeper` per server
+/// enforces every deadline); handlers answer on the connection's queue when they can answer at once,
+/// and in tasks otherwise.
 ///
 ///     let server = HTTPServer(configuration: .init(address: .loopbackIPv4(port: 0)), handler: router)
 ///     let address = try server.start()
@@ -44,6 +46,7 @@ public final class HTTPServer: Sendable {
         var exhaustion = DescriptorExhaustion()
         /// Connections get descriptors below this: RLIMIT_NOFILE less `HTTPLimits.reservedDescriptors`.
         var descriptorCeiling = Int.max
+        var sweeper: DeadlineSweeper?
     }
 
     public let configuration: Configuration
@@ -51,7 +54,6 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let state = Locked(State())
     private let acceptQueue = DispatchQueue(label: "HTTPServer.accept")
-    private let ioQueue = DispatchQueue(label: "HTTPServer.io", attributes: .concurrent)
 
     public init(configuration: Configuration = .init(), handler: some HTTPHandler,
                 logger: Logger = Logger(label: "HTTPServer")) {
@@ -81,6 +83,10 @@ public final class HTTPServer: Sendable {
             $0.accepting = true
             $0.descriptorCeiling = ceiling
         }
+        let sweeper = DeadlineSweeper(queue: acceptQueue) { [state] visit in
+            state.withLock { s in for connection in s.connections.values { visit(connection) } }
+        }
+        state.withLock { $0.sweeper = sweeper }
         source.resume()
         logger.info("listening", metadata: ["address": "\(address)"])
         return address
@@ -132,7 +138,7 @@ public final class HTTPServer: Sendable {
                 s.nextID += 1
                 let connection = HTTPConnection(
                     id: s.nextID, socket: socket, remoteAddress: peer, limits: configuration.limits,
-                    handler: handler, logger: logger, target: ioQueue, tls: session,
+                    handler: handler, logger: logger, tls: session,
                     onClose: { [weak self] id in self?.connectionClosed(id) })
                 s.connections[s.nextID] = connection
                 return connection
@@ -230,6 +236,10 @@ public final class HTTPServer: Sendable {
         // Teardown is asynchronous on each connection's queue; wait for it, briefly.
         for _ in 0..<200 where connectionCount > 0 {
             try? await Task.sleep(for: .milliseconds(5))
+        }
+        state.withLock { s in
+            s.sweeper?.cancel()
+            s.sweeper = nil
         }
     }
 }

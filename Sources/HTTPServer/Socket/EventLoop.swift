@@ -6,8 +6,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// Readiness of connection sockets, from one epoll(7) instance and one thread, delivered to each
-/// connection's serial queue — instead of libdispatch's read and write sources.
+/// Readiness of connection sockets, from epoll(7) — one instance and one thread per loop, one loop per
+/// core — handled on each connection's `ConnectionQueue`, instead of libdispatch's read and write
+/// sources.
+///
+/// The loop thread runs the handlers itself when the connection's queue is idle (and hands the event
+/// to the thread running it otherwise, without waiting). So a request costs no hand-off to a worker
+/// thread and back — that wake-up was the largest single cost of a small request — and, as in
+/// nginx's workers, each loop thread reads, parses, answers at once (see
+/// `HTTPHandler.respondImmediately`) and writes. Work that may take long never runs there: handlers
+/// that suspend run in tasks, and one flush writes at most `HTTPConnection.flushBudgetBytes` before
+/// yielding to the loop's other sockets.
 ///
 /// Why not Dispatch sources: on Linux, libdispatch multiplexes every source of a descriptor through
 /// one "muxnote", and a hang-up (the peer's RST, or its FIN after our shutdown) makes its manager
@@ -25,13 +34,21 @@ import Glibc
 /// epoll and the token from the table before the caller closes the descriptor: an event already taken
 /// from epoll for that token finds nothing, or finds the registration cancelled, and is dropped.
 final class EventLoop: @unchecked Sendable {
-    /// The process's loop, started on first use (like libdispatch's manager thread); creating it fails
-    /// only when the process is out of descriptors or memory, and then every `register` says so.
-    private static let created = Result { () throws(SocketError) -> EventLoop in try EventLoop() }
+    /// The process's loops, one per core (`loopCount`), started on first use (like libdispatch's
+    /// manager thread); creating them fails only when the process is out of descriptors or memory,
+    /// and then every `register` says so.
+    private static let created = Result { () throws(SocketError) -> [EventLoop] in
+        try (0..<loopCount).map { index throws(SocketError) in try EventLoop(index: index) }
+    }
+    static let loopCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 64))
+    private static let turn = Atomic<Int>(0)
 
-    /// The process's loop, or the error that kept it from starting.
-    static var shared: EventLoop {
-        get throws(SocketError) { try created.get() }
+    /// The loop for a new registration: each in turn, so connections spread over the cores.
+    static var next: EventLoop {
+        get throws(SocketError) {
+            let loops = try created.get()
+            return loops[turn.add(1, ordering: .relaxed).oldValue % loops.count]
+        }
     }
 
     /// Events taken per epoll_wait.
@@ -41,11 +58,11 @@ final class EventLoop: @unchecked Sendable {
     private let registrations = Mutex<[UInt64: EventRegistration]>([:])
     private let nextToken = Atomic<UInt64>(1)
 
-    private init() throws(SocketError) {
+    private init(index: Int) throws(SocketError) {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SocketError.systemCall("epoll_create1", errno: errno) }
         let thread = Thread { [self] in
-            Thread.current.name = "HTTPServer.epoll"
+            Thread.current.name = "HTTPServer.epoll.\(index)"
             run()
         }
         thread.stackSize = 1 << 20
@@ -53,7 +70,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Watches `fd` for `owner`'s queue. Nothing fires until `setInterest` asks for something.
-    func register(fd: Int32, queue: DispatchQueue, onReadable: @escaping () -> Void,
+    func register(fd: Int32, queue: ConnectionQueue, onReadable: @escaping () -> Void,
                   onWritable: @escaping () -> Void) throws -> EventRegistration {
         let token = nextToken.add(1, ordering: .relaxed).oldValue
         let registration = EventRegistration(loop: self, fd: fd, token: token, queue: queue,
@@ -98,7 +115,7 @@ final class EventLoop: @unchecked Sendable {
                 let token = events[i].data.u64
                 let flags = events[i].events
                 guard let registration = registrations.withLock({ $0[token] }) else { continue }
-                registration.queue.async { registration.deliver(flags) }
+                registration.queue.submit { registration.deliver(flags) }   // here when idle: see above
             }
         }
     }
@@ -109,7 +126,7 @@ final class EventLoop: @unchecked Sendable {
 final class EventRegistration: @unchecked Sendable {
     let fd: Int32
     let token: UInt64
-    let queue: DispatchQueue
+    let queue: ConnectionQueue
     private unowned let loop: EventLoop
     private let onReadable: () -> Void
     private let onWritable: () -> Void
@@ -120,7 +137,7 @@ final class EventRegistration: @unchecked Sendable {
     private var delivering = false
     private(set) var isCancelled = false
 
-    fileprivate init(loop: EventLoop, fd: Int32, token: UInt64, queue: DispatchQueue,
+    fileprivate init(loop: EventLoop, fd: Int32, token: UInt64, queue: ConnectionQueue,
                      onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) {
         self.loop = loop
         self.fd = fd
@@ -130,9 +147,8 @@ final class EventRegistration: @unchecked Sendable {
         self.onWritable = onWritable
     }
 
-    /// What the owner wants to hear about from now on (on `queue`).
+    /// What the owner wants to hear about from now on (in a job of `queue`).
     func setInterest(read: Bool, write: Bool) {
-        dispatchPrecondition(condition: .onQueue(queue))
         wantsRead = read
         wantsWrite = write
         if !delivering { rearm() }
@@ -140,15 +156,14 @@ final class EventRegistration: @unchecked Sendable {
 
     var interest: (read: Bool, write: Bool) { (wantsRead, wantsWrite) }
 
-    /// Stops all events (on `queue`); afterwards the owner may close the descriptor. Idempotent.
+    /// Stops all events (in a job of `queue`); afterwards the owner may close the descriptor. Idempotent.
     func cancel() {
-        dispatchPrecondition(condition: .onQueue(queue))
         guard !isCancelled else { return }
         isCancelled = true
         loop.remove(self)
     }
 
-    /// An event epoll reported (on `queue`).
+    /// An event epoll reported (in a job of `queue`).
     fileprivate func deliver(_ flags: UInt32) {
         guard !isCancelled else { return }
         armed = 0   // EPOLLONESHOT: disarmed until re-armed

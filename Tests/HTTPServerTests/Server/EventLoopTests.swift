@@ -40,9 +40,9 @@ struct EventLoopTests {
         try await blocking {
             let (a, b) = try Self.pair()
             defer { close(b) }
-            let queue = DispatchQueue(label: "test.eventloop.read")
+            let queue = ConnectionQueue()
             let counter = Counter()
-            let registration = try EventLoop.shared.register(fd: a, queue: queue, onReadable: { counter.read() }, onWritable: { counter.write() })
+            let registration = try EventLoop.next.register(fd: a, queue: queue, onReadable: { counter.read() }, onWritable: { counter.write() })
             queue.sync { registration.setInterest(read: true, write: false) }
             _ = write(b, "x", 1)
             #expect(Self.eventually { counter.counts.reads >= 2 }, "level-triggered: unread data fires again after each re-arm")
@@ -62,9 +62,9 @@ struct EventLoopTests {
     func cancelledNeverFires() async throws {
         try await blocking {
             let (a, b) = try Self.pair()
-            let queue = DispatchQueue(label: "test.eventloop.cancel")
+            let queue = ConnectionQueue()
             let old = Counter()
-            let registration = try EventLoop.shared.register(fd: a, queue: queue, onReadable: { old.read() }, onWritable: { old.write() })
+            let registration = try EventLoop.next.register(fd: a, queue: queue, onReadable: { old.read() }, onWritable: { old.write() })
             queue.sync {
                 registration.setInterest(read: true, write: true)
                 registration.cancel()
@@ -74,7 +74,7 @@ struct EventLoopTests {
             let (c, d) = try Self.pair()   // typically reuses a's and b's numbers
             defer { close(c); close(d) }
             let fresh = Counter()
-            let next = try EventLoop.shared.register(fd: c, queue: queue, onReadable: { fresh.read() }, onWritable: { fresh.write() })
+            let next = try EventLoop.next.register(fd: c, queue: queue, onReadable: { fresh.read() }, onWritable: { fresh.write() })
             queue.sync { next.setInterest(read: true, write: false) }
             _ = write(d, "y", 1)
             #expect(Self.eventually { fresh.counts.reads > 0 })
@@ -89,9 +89,9 @@ struct EventLoopTests {
     func hangUp() async throws {
         try await blocking {
             let (a, b) = try Self.pair()
-            let queue = DispatchQueue(label: "test.eventloop.hup")
+            let queue = ConnectionQueue()
             let counter = Counter()
-            let registration = try EventLoop.shared.register(fd: a, queue: queue, onReadable: { counter.read() }, onWritable: { counter.write() })
+            let registration = try EventLoop.next.register(fd: a, queue: queue, onReadable: { counter.read() }, onWritable: { counter.write() })
             close(b)   // the peer is gone before anyone listens
             usleep(50_000)
             #expect(counter.counts.reads == 0, "nothing wanted, nothing delivered")
@@ -100,5 +100,19 @@ struct EventLoopTests {
             queue.sync { registration.cancel() }
             close(a)
         }
+    }
+}
+
+extension ConnectionQueue {
+    /// Runs `body` as a job of this queue and waits for it (tests only: from a plain thread).
+    func sync<T>(_ body: @escaping @Sendable () -> T) -> T {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: T?
+        submit {
+            result = body()
+            done.signal()
+        }
+        done.wait()
+        return result!
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 @testable import HTTPServer
 
@@ -9,17 +10,29 @@ struct HTTPServerShutdownTests {
     func graceful() async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
+        // The slow handler says when it has started, so the shutdown surely finds it in flight (a
+        // fixed pause was not enough on a machine busy with the other suites).
+        final class Flag: Sendable { let value = Atomic(false) }
+        let started = Flag()
+        var router = testRouter()
+        router.add(.get, "/slow") { _ in
+            started.value.store(true, ordering: .relaxed)
+            try await Task.sleep(for: .milliseconds(500))
+            return .text("slow")
+        }
         let server = HTTPServer(configuration: .init(address: .loopbackIPv4(), limits: testLimits()),
-                                handler: testRouter(), logger: logger)
+                                handler: router, logger: logger)
         let address = try server.start()
         let (busy, idle) = try await blocking {
             let busy = try TestClient(address), idle = try TestClient(address)
             try idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
             _ = try idle.readResponse()
-            try busy.send("GET /sleep?ms=500 HTTP/1.1\r\nHost: x\r\n\r\n")
+            try busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
             return (busy, idle)
         }
-        try await Task.sleep(for: .milliseconds(100))  // let the slow request reach its handler
+        for _ in 0..<500 where !started.value.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+        let didStart = started.value.load(ordering: .relaxed)
+        #expect(didStart)
         async let stopped: Void = server.shutdown(deadline: .seconds(5))
         let response = try await blocking { try busy.readResponse() }
         #expect(response?.status == 200)

@@ -65,6 +65,34 @@ struct HTTPServerTimeoutTests {
         }
     }
 
+    @Test("deadlines are swept, not timed one by one: 50 idle connections each close no earlier than their deadline and within a sweep or so of it")
+    func sweptDeadlines() async throws {
+        var limits = testLimits()
+        limits.keepAliveIdleTimeout = .milliseconds(400)
+        try await withServer(limits: limits) { server, address in
+            let elapsed = try await blocking {
+                let clients = try (0..<50).map { _ in try TestClient(address) }
+                var started: [ContinuousClock.Instant] = []
+                for client in clients {
+                    try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                    #expect(try client.readResponse()?.status == 200)
+                    started.append(.now)
+                }
+                return zip(clients, started).map { client, start in
+                    let end = client.waitForClose()
+                    #expect(end.closed && end.extra.isEmpty)
+                    return ContinuousClock.now - start
+                }
+            }
+            // Never early (the client starts counting after the server did); late by at most one
+            // DeadlineSweeper.interval plus scheduling, here allowed a generous second.
+            #expect(elapsed.allSatisfy { $0 >= .milliseconds(390) }, "\(elapsed.min() ?? .zero)")
+            #expect(elapsed.allSatisfy { $0 < .milliseconds(1_400) }, "\(elapsed.max() ?? .zero)")
+            for _ in 0..<100 where server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(server.connectionCount == 0)
+        }
+    }
+
     @Test("handler timeout: a handler inside it answers, one past it gets 503")
     func handlerTimeout() async throws {
         var limits = testLimits()

@@ -7,19 +7,25 @@ extension HTTPConnection {
         return DispatchTime.now().uptimeNanoseconds &+ UInt64(nanos)
     }
 
-    /// Points the one timer of this connection at the earliest pending deadline.
-    func rescheduleTimer() {
-        guard phase != .closed, let timer else { return }
-        let next = [headerDeadline, idleDeadline, bodyDeadline, handlerDeadline, sendDeadline, lingerDeadline]
-            .compactMap { $0 }.min()
-        if let next {
-            timer.schedule(deadline: DispatchTime(uptimeNanoseconds: next), leeway: .milliseconds(10))
-        } else {
-            timer.schedule(deadline: .distantFuture)
+    /// Publishes the earliest pending deadline for the server's `DeadlineSweeper`: a store, not a
+    /// timer rescheduled per request (which cost an eventfd write into libdispatch each time).
+    func publishDeadline() {
+        guard phase != .closed else { return }
+        var next = UInt64.max
+        for candidate in [headerDeadline, idleDeadline, bodyDeadline, handlerDeadline, sendDeadline, lingerDeadline] {
+            if let candidate, candidate < next { next = candidate }
         }
+        nextDeadline.store(next, ordering: .relaxed)
     }
 
-    func onTimer() {
+    /// Whether the sweeper should look at this connection at `now` (read on the sweeper's queue).
+    func isDue(at now: UInt64) -> Bool {
+        nextDeadline.load(ordering: .relaxed) <= now
+    }
+
+    /// A deadline passed (called on `queue` by the sweeper; the deadlines are checked again here,
+    /// where they live, since the connection may have moved on since the sweeper looked).
+    func onDeadline() {
         guard phase != .closed else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         func due(_ deadline: UInt64?) -> Bool { deadline.map { $0 <= now } ?? false }
@@ -41,6 +47,6 @@ extension HTTPConnection {
             return sendErrorAndClose(.requestTimeout("the request head did not arrive within \(limits.headerTimeout)"))
         }
         if due(idleDeadline) { return teardown() }
-        rescheduleTimer()
+        publishDeadline()
     }
 }
