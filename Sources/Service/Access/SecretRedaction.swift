@@ -7,9 +7,22 @@ enum SecretRedaction {
     static let replacement = AccessToken.prefix + "[redacted]"
 
     static func redact(_ text: String) -> String {
-        guard text.contains(AccessToken.prefix) else { return text }
-        let bytes = Array(text.utf8)
+        // Most texts (every access-log path) hold no `lsq_`: found by a byte scan, not Foundation's
+        // string search.
         let prefix = Array(AccessToken.prefix.utf8)
+        let utf8 = text.utf8
+        guard let first = prefix.first, utf8.count >= prefix.count else { return text }
+        var candidate = utf8.startIndex
+        var found = false
+        while let at = utf8[candidate...].firstIndex(of: first) {
+            if utf8[at...].starts(with: prefix) {
+                found = true
+                break
+            }
+            candidate = utf8.index(after: at)
+        }
+        guard found else { return text }
+        let bytes = Array(utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = 0
@@ -41,6 +54,12 @@ enum SecretRedaction {
 struct RedactingMiddleware: HTTPMiddleware {
     func handle(_ request: HTTPRequest, next: any HTTPHandler) async throws -> HTTPResponse {
         do { return try await next.handle(request) } catch let error as HTTPError {
+            throw SecretRedaction.redact(error)
+        }
+    }
+
+    func respondImmediately(to request: HTTPRequest, next: any HTTPHandler) throws -> HTTPResponse? {
+        do { return try next.respondImmediately(to: request) } catch let error as HTTPError {
             throw SecretRedaction.redact(error)
         }
     }

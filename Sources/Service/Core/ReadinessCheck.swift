@@ -8,16 +8,22 @@ final class ReadinessCheck: Sendable {
     /// How long a result stands.
     static let maxAge: Duration = .seconds(1)
 
-    private struct Last {
+    struct Last {
         var at: ContinuousClock.Instant
+        /// nil when ready, else why not.
         var failure: String?
     }
     private let last = Mutex<Last?>(nil)
 
+    /// The last result while it stands (younger than `maxAge`), else nil: a proof is due.
+    func recent(now: ContinuousClock.Instant = .now) -> Last? {
+        last.withLock { $0 }.flatMap { now - $0.at < Self.maxAge ? $0 : nil }
+    }
+
     /// nil when ready, else why not. `check` runs (off the cooperative threads: the caller's job) only
     /// when the last result is older than `maxAge`.
     func failure(now: ContinuousClock.Instant = .now, _ check: () async throws -> Void) async -> String? {
-        if let recent = last.withLock({ $0 }), now - recent.at < Self.maxAge { return recent.failure }
+        if let recent = recent(now: now) { return recent.failure }
         var failure: String?
         do { try await check() } catch { failure = "\(error)" }
         last.withLock { $0 = Last(at: now, failure: failure) }

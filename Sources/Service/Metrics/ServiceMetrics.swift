@@ -1,17 +1,14 @@
 import Store
+import Synchronization
 
 /// The service's Prometheus metrics: what it counts, and how a scrape renders them with the gauges
 /// sampled from the catalog and the server.
 final class ServiceMetrics: Sendable {
     let registry = MetricsRegistry()
+    /// Per-request metrics, one object per registered route (see `RouteMetrics`), keyed "METHOD pattern".
+    private let routes = Mutex<[String: RouteMetrics]>([:])
 
     init() {
-        registry.describeCounter("lora_squeeze_http_requests_total", "HTTP requests by route, method and status.",
-                                 labels: ["route", "method", "status"])
-        registry.describeHistogram("lora_squeeze_http_request_duration_seconds", "HTTP request latency by route.",
-                                   labels: ["route"])
-        registry.describeCounter("lora_squeeze_http_request_bytes_total", "Request body bytes received.", labels: ["route"])
-        registry.describeCounter("lora_squeeze_http_response_bytes_total", "Response body bytes sent (declared lengths).", labels: ["route"])
         registry.describeHistogram("lora_squeeze_squeeze_duration_seconds", "Wall time of squeezes that missed the cache.")
         registry.describeCounter("lora_squeeze_squeezed_modules_total", "Modules squeezed (cache misses only).")
         registry.describeCounter("lora_squeeze_uploads_total", "Adapters uploaded (new or already stored).")
@@ -57,11 +54,69 @@ final class ServiceMetrics: Sendable {
         registry.increment("lora_squeeze_squeezes_cancelled_total")
     }
 
-    func request(route: String, method: String, status: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
-        registry.increment("lora_squeeze_http_requests_total", labels: [route, method, String(status)])
-        registry.observe("lora_squeeze_http_request_duration_seconds", seconds, labels: [route])
-        if bytesIn > 0 { registry.increment("lora_squeeze_http_request_bytes_total", by: Double(bytesIn), labels: [route]) }
-        if bytesOut > 0 { registry.increment("lora_squeeze_http_response_bytes_total", by: Double(bytesOut), labels: [route]) }
+    /// The metrics of the route `method pattern`, made on its registration (the same object however
+    /// often the route table is built); each request then records into it without a lock.
+    func route(_ pattern: String, method: String) -> RouteMetrics {
+        routes.withLock { routes in
+            let key = method + " " + pattern
+            if let existing = routes[key] { return existing }
+            let made = RouteMetrics(route: pattern, method: method)
+            routes[key] = made
+            return made
+        }
+    }
+
+    /// The four request families, from every route's counters: requests by route, method and
+    /// status; latency by route (the route's methods together); body bytes in and out by route.
+    func renderRequests() -> String {
+        let readings = routes.withLock { Array($0.values) }.map { ($0.route, $0.read()) }
+        var requests: [(labels: [String], count: UInt64)] = []
+        struct PerRoute { var buckets: [UInt64]; var seconds: Double; var bytesIn: UInt64; var bytesOut: UInt64 }
+        var perRoute: [String: PerRoute] = [:]
+        for (route, reading) in readings {
+            for r in reading.requests { requests.append(([route, r.method, String(r.status)], r.count)) }
+            guard reading.count > 0 else { continue }
+            var sums = perRoute[route] ?? PerRoute(buckets: Array(repeating: 0, count: reading.buckets.count),
+                                                   seconds: 0, bytesIn: 0, bytesOut: 0)
+            for (i, n) in reading.buckets.enumerated() { sums.buckets[i] &+= n }
+            sums.seconds += reading.seconds
+            sums.bytesIn &+= reading.bytesIn
+            sums.bytesOut &+= reading.bytesOut
+            perRoute[route] = sums
+        }
+        requests.sort { $0.labels.lexicographicallyPrecedes($1.labels) }
+        let routeNames = perRoute.keys.sorted()
+        let label = MetricsRegistry.labels, number = MetricsRegistry.number
+        var out = "# HELP lora_squeeze_http_requests_total HTTP requests by route, method and status.\n"
+            + "# TYPE lora_squeeze_http_requests_total counter\n"
+        for r in requests {
+            out += "lora_squeeze_http_requests_total\(label(["route", "method", "status"], r.labels)) \(r.count)\n"
+        }
+        out += "# HELP lora_squeeze_http_request_duration_seconds HTTP request latency by route.\n"
+            + "# TYPE lora_squeeze_http_request_duration_seconds histogram\n"
+        for route in routeNames {
+            guard let sums = perRoute[route] else { continue }
+            var cumulative: UInt64 = 0
+            for (i, bound) in RouteMetrics.bounds.enumerated() {
+                cumulative &+= sums.buckets[i]
+                out += "lora_squeeze_http_request_duration_seconds_bucket\(label(["route", "le"], [route, number(bound)])) \(cumulative)\n"
+            }
+            cumulative &+= sums.buckets[RouteMetrics.bounds.count]
+            out += "lora_squeeze_http_request_duration_seconds_bucket\(label(["route", "le"], [route, "+Inf"])) \(cumulative)\n"
+            out += "lora_squeeze_http_request_duration_seconds_sum\(label(["route"], [route])) \(number(sums.seconds))\n"
+            out += "lora_squeeze_http_request_duration_seconds_count\(label(["route"], [route])) \(cumulative)\n"
+        }
+        out += "# HELP lora_squeeze_http_request_bytes_total Request body bytes received.\n"
+            + "# TYPE lora_squeeze_http_request_bytes_total counter\n"
+        for route in routeNames where (perRoute[route]?.bytesIn ?? 0) > 0 {
+            out += "lora_squeeze_http_request_bytes_total\(label(["route"], [route])) \(perRoute[route]?.bytesIn ?? 0)\n"
+        }
+        out += "# HELP lora_squeeze_http_response_bytes_total Response body bytes sent (declared lengths).\n"
+            + "# TYPE lora_squeeze_http_response_bytes_total counter\n"
+        for route in routeNames where (perRoute[route]?.bytesOut ?? 0) > 0 {
+            out += "lora_squeeze_http_response_bytes_total\(label(["route"], [route])) \(perRoute[route]?.bytesOut ?? 0)\n"
+        }
+        return out
     }
 
     func squeezed(seconds: Double, modules: Int) {
@@ -76,7 +131,7 @@ final class ServiceMetrics: Sendable {
 
     func render(statistics s: CatalogStatistics, openConnections: Int, squeezesInFlight: Int, squeezesWaiting: Int,
                 computeQueued: Int) -> String {
-        registry.render(gauges: [
+        renderRequests() + registry.render(gauges: [
             ("lora_squeeze_squeezes_in_flight", "Distinct squeezes and merges computing or queued (bounded by the squeeze queue).", [],
              [([], Double(squeezesInFlight))]),
             ("lora_squeeze_squeeze_waiters", "Requests waiting on a squeeze or merge.", [], [([], Double(squeezesWaiting))]),

@@ -3,23 +3,22 @@ import HTTPServer
 
 extension AdapterService {
     func addOperationsRoutes(_ t: inout RouteTable) {
-        t.add(.get, "/healthz", access: .open) { _, _ in .json("{\"status\":\"ok\"}") }
+        // Probes and the API description answer on the server's fast path (no task): they are what a
+        // fleet's kubelets and load balancers call most.
+        let healthy = HTTPResponse.json("{\"status\":\"ok\"}")
+        t.addOpen(.get, "/healthz", immediate: { _ in healthy }) { _ in healthy }
 
-        t.add(.get, "/readyz", access: .open) { [self] _, _ in
-            if isDraining {
-                return .json("{\"status\":\"draining\"}", status: .serviceUnavailable)
-            }
+        t.addOpen(.get, "/readyz", immediate: { [self] _ in
+            // At once while draining, or while the last proof is fresh; otherwise the proof is due.
+            if isDraining { return try readyAnswer(failure: nil) }
+            return try readiness.recent().map { try readyAnswer(failure: $0.failure) }
+        }) { [self] _ in
+            if isDraining { return try readyAnswer(failure: nil) }
             // Proves the catalog and the blob store take writes — at most once a second, on the catalog's
             // write thread, however many probes arrive.
-            if let failure = await readiness.failure({ try await store.write { try $0.checkWritable() } }) {
-                logger.error("readyz: \(failure)")
-                return .json(try JSONBody.encode(["status": "unavailable", "detail": failure]), status: .serviceUnavailable)
-            }
-            guard configuration.access.enabled else {
-                return .json(try JSONBody.encode(["status": "ready",
-                                                  "warning": "authentication is off (--auth off): every request is allowed"]))
-            }
-            return .json("{\"status\":\"ready\"}")
+            let failure = await readiness.failure({ try await store.write { try $0.checkWritable() } })
+            if let failure { logger.error("readyz: \(failure)") }
+            return try readyAnswer(failure: failure)
         }
 
         t.add(.get, "/metrics", access: .metrics) { [self] _, _ in
@@ -32,8 +31,22 @@ extension AdapterService {
             return .bytes(Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 
-        t.add(.get, "/openapi.json", access: .open) { _, _ in
-            .bytes(PackageResources.openapi_json, contentType: "application/json")
+        let description = HTTPResponse.bytes(PackageResources.openapi_json, contentType: "application/json")
+        t.addOpen(.get, "/openapi.json", immediate: { _ in description }) { _ in description }
+    }
+
+    /// `/readyz`'s answer: draining, unavailable (with why), or ready (with a warning when auth is off).
+    private func readyAnswer(failure: String?) throws -> HTTPResponse {
+        if isDraining {
+            return .json("{\"status\":\"draining\"}", status: .serviceUnavailable)
         }
+        if let failure {
+            return .json(try JSONBody.encode(["status": "unavailable", "detail": failure]), status: .serviceUnavailable)
+        }
+        guard configuration.access.enabled else {
+            return .json(try JSONBody.encode(["status": "ready",
+                                                "warning": "authentication is off (--auth off): every request is allowed"]))
+        }
+        return .json("{\"status\":\"ready\"}")
     }
 }

@@ -23,9 +23,44 @@ struct RouteTable {
 
     mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
                       _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
+        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, immediate: nil, body)
+    }
+
+    /// Adds an open route (a probe, the API description) that can answer without suspending: on the
+    /// server's fast path `immediate` answers on the connection's queue, with no task (see
+    /// `HTTPHandler.respondImmediately`), or returns nil having done nothing, and `body` answers.
+    mutating func addOpen(_ method: HTTPMethod, _ pattern: String,
+                          immediate: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse?,
+                          _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
+        add(method, pattern, access: .open, maxBodyBytes: nil, immediate: immediate) { request, _ in try await body(request) }
+    }
+
+    private mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int?,
+                              immediate: (@Sendable (HTTPRequest) throws -> HTTPResponse?)?,
+                              _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
         routes.append(Registration(method: method.rawValue, path: Self.openAPIPath(pattern), access: access))
         let (metrics, logger, authenticator, audit) = (self.metrics, self.logger, self.authenticator, self.audit)
-        router.add(method, pattern, maxBodyBytes: maxBodyBytes) { original in
+        let routeMetrics = metrics.route(pattern, method: method.rawValue)
+        @Sendable func finish(_ request: HTTPRequest, _ response: HTTPResponse, since start: ContinuousClock.Instant) {
+            routeMetrics.record(method: request.method.rawValue, status: response.status.code,
+                                duration: ContinuousClock.now - start,
+                                bytesIn: request.body.expectedLength ?? 0, bytesOut: response.body.declaredLength ?? 0)
+        }
+        let fast: @Sendable (HTTPRequest) throws -> HTTPResponse? = { original in
+            guard let immediate else { return nil }
+            let start = ContinuousClock.now
+            let request = Self.joiningNamespace(original)
+            let response: HTTPResponse
+            do {
+                guard let answered = try immediate(request) else { return nil }
+                response = answered
+            } catch {
+                response = Self.problem(error, request: request, metrics: metrics, logger: logger)
+            }
+            finish(request, response, since: start)
+            return response
+        }
+        router.add(method, pattern, maxBodyBytes: maxBodyBytes, ClosureHandler(immediate: fast) { original in
             let start = ContinuousClock.now
             let request = Self.joiningNamespace(original)
             var response: HTTPResponse
@@ -40,22 +75,26 @@ struct RouteTable {
                     caller = refusal.caller
                     thrown = refusal.error
                 }
-                let problem = SecretRedaction.redact(ServiceError.http(thrown))
-                metrics.problem(problem.type)
-                if problem.status.code >= 500, problem.status.code != 503, problem.status.code != 507, !(error is CancellationError) {
-                    logger.error("\(request.method) \(SecretRedaction.redact(request.path)) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
-                }
-                response = HTTPResponse.problem(problem, requestID: request.requestID)
+                response = Self.problem(thrown, request: request, metrics: metrics, logger: logger)
             }
             if let caller, AuditTrail.audits(request.method, access) {
                 await audit.record(request, pattern: pattern, caller: caller, status: response.status.code,
                                    location: response.headers["Location"])
             }
-            metrics.request(route: pattern, method: request.method.rawValue, status: response.status.code,
-                            seconds: (ContinuousClock.now - start).seconds,
-                            bytesIn: request.body.expectedLength ?? 0, bytesOut: response.body.declaredLength ?? 0)
+            finish(request, response, since: start)
             return response
+        })
+    }
+
+    /// The problem+json answer to an error a route threw, counted by type; a server error is logged
+    /// (a refusal to overload, 503 and 507, and a client gone away are not server errors).
+    static func problem(_ error: any Error, request: HTTPRequest, metrics: ServiceMetrics, logger: Logger) -> HTTPResponse {
+        let problem = SecretRedaction.redact(ServiceError.http(error))
+        metrics.problem(problem.type)
+        if problem.status.code >= 500, problem.status.code != 503, problem.status.code != 507, !(error is CancellationError) {
+            logger.error("\(request.method) \(SecretRedaction.redact(request.path)) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
         }
+        return HTTPResponse.problem(problem, requestID: request.requestID)
     }
 
     /// Adds a route whose `:ref` (an adapter) or `:name` may be a namespaced name, twice: as given,
