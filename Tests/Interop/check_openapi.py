@@ -14,7 +14,7 @@ one `security: [{bearer: []}]`, `x-required-scope`, a description ending "Needs 
 X." and 401/403/429 responses referenced from components; namespaced twins (`{namespace}/{ref}`,
 `{namespace}/{name}`) answer as their originals and take one name part that is never a digest nor
 a reserved word; and, when the Swift sources sit beside the file, the paths equal the routes
-registered in Sources/Service/Routes (`t.add(.method, "/path/:param", access: …)`, and for
+registered in Sources/Service/Routes (`t.add(.method, "/path/:param", access: …)`, `t.addOpen(…)`, and for
 `t.addNamed` also its twin with `:namespace` before the first `:ref`/`:name`), each with the
 registered access (`.open`, `.metrics`, `.scope(.read|.write|.admin)`). The Swift tests
 OpenAPITests and RouteAccessTableTests check the same against the running code.
@@ -88,7 +88,7 @@ def deref(doc, node):
     return node
 
 
-REGISTRATION = re.compile(r'\bt\.(add|addNamed)\(\s*\.(\w+)\s*,\s*"([^"]+)"')
+REGISTRATION = re.compile(r'\bt\.(add|addNamed|addOpen)\(\s*\.(\w+)\s*,\s*"([^"]+)"')
 ACCESS = re.compile(r'^\s*,\s*access:\s*\.(open|metrics|scope\(\s*\.(\w+)\s*\))')
 
 
@@ -125,6 +125,8 @@ def registered_routes(spec_path):
             access = None
             if access_match:
                 access = access_match.group(2) if access_match.group(2) else access_match.group(1)
+            elif kind == "addOpen":   # RouteTable.addOpen: open by definition (the fast-path probes)
+                access = "open"
             patterns = [pattern, namespaced(pattern)] if kind == "addNamed" else [pattern]
             for p in patterns:
                 found[(method.lower(), openapi_path(p))] = access
