@@ -16,6 +16,13 @@ static inline void lsq_ctx_options(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
 }
 
+/// Kernel TLS (opt-in, as in nginx): OpenSSL hands the record keys to the kernel after the handshake
+/// when the kernel's `tls` ULP accepts them; otherwise the connection goes on in user space.
+static inline void lsq_ctx_enable_ktls(SSL_CTX *ctx) { SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS); }
+
+/// 1 when this connection's sends go through kernel TLS (SSL_sendfile is then possible).
+static inline int lsq_ktls_send(SSL *ssl) { return BIO_get_ktls_send(SSL_get_wbio(ssl)) ? 1 : 0; }
+
 static inline void lsq_ctx_session_cache(SSL_CTX *ctx) { SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER); }
 
 static int lsq_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,

@@ -99,6 +99,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-port"), help: "Serve HTTPS on this port beside plain HTTP on --port; without it, --port itself speaks HTTPS. [LORA_SQUEEZE_TLS_PORT]")
     var tlsPort: Int?
 
+    @Option(name: .customLong("tls-ktls"), help: "on: ask OpenSSL for kernel TLS (files sent with SSL_sendfile where the kernel's tls module takes the keys; other connections stay on user-space TLS). [LORA_SQUEEZE_TLS_KTLS, default off]")
+    var tlsKtls: String?
+
     @Option(help: "on: every request but /healthz, /readyz, /openapi.json (and /metrics) needs a Bearer token; off: none does (a trusted network only). [LORA_SQUEEZE_AUTH, default on]")
     var auth: String?
 
@@ -191,23 +194,30 @@ struct ServeCommand: AsyncParsableCommand {
         return (withAccess, Logger.Level(rawValue: level) ?? .info)
     }
 
-    /// `--tls-cert`, `--tls-key` and `--tls-port`: both files or neither; a port only with them.
+    /// The forms of an on/off setting.
+    private static let onOff = "on or off"
+    private static func isOnOff(_ value: String) -> Bool { value == "on" || value == "off" }
+
+    /// `--tls-cert`, `--tls-key`, `--tls-port` and `--tls-ktls`: both files or neither; a port and
+    /// kernel TLS only with them.
     func resolveTLS(_ source: SettingSource, mainPort: Int) throws -> TLSSettings? {
         let cert = try source.optional(tlsCert, flag: "tls-cert", env: "TLS_CERT", forms: "a PEM file path") { !$0.isEmpty }
         let key = try source.optional(tlsKey, flag: "tls-key", env: "TLS_KEY", forms: "a PEM file path") { !$0.isEmpty }
         let port = try source.optional(tlsPort, flag: "tls-port", env: "TLS_PORT", forms: "an integer from 0 to 65535") {
             (0...65535).contains($0)
         }
+        let kernelTLS = try source.value(tlsKtls, flag: "tls-ktls", env: "TLS_KTLS", default: "off", forms: Self.onOff, valid: Self.isOnOff) == "on"
         switch (cert, key) {
         case (nil, nil):
             if port != nil { throw ValidationError("--tls-port needs --tls-cert and --tls-key") }
+            if kernelTLS { throw ValidationError("--tls-ktls on needs --tls-cert and --tls-key") }
             return nil
         case (let cert?, let key?):
             if let port, port == mainPort, port != 0 { throw ValidationError("--tls-port \(port) is --port too; give them different ports, or leave --tls-port out to serve HTTPS on --port") }
             for (flag, path) in [("--tls-cert", cert), ("--tls-key", key)] where !FileManager.default.isReadableFile(atPath: path) {
                 throw ValidationError("\(flag) \(path) cannot be read")
             }
-            return TLSSettings(certificatePath: cert, keyPath: key, port: port)
+            return TLSSettings(certificatePath: cert, keyPath: key, port: port, kernelTLS: kernelTLS)
         default:
             throw ValidationError("give both --tls-cert and --tls-key (or LORA_SQUEEZE_TLS_CERT and LORA_SQUEEZE_TLS_KEY), or neither")
         }
@@ -215,12 +225,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// `--auth`, `--metrics-auth`, the admin token seed and `--audit-retention`.
     func resolveAccess(_ source: SettingSource) throws -> AccessSettings {
-        let onOff = "on or off"
-        let isOnOff: (String) -> Bool = { $0 == "on" || $0 == "off" }
         var settings = AccessSettings()
-        settings.enabled = try source.value(auth, flag: "auth", env: "AUTH", default: "on", forms: onOff, valid: isOnOff) == "on"
+        settings.enabled = try source.value(auth, flag: "auth", env: "AUTH", default: "on", forms: Self.onOff, valid: Self.isOnOff) == "on"
         settings.metricsNeedToken = try source.value(metricsAuth, flag: "metrics-auth", env: "METRICS_AUTH", default: "off",
-                                                     forms: onOff, valid: isOnOff) == "on"
+                                                     forms: Self.onOff, valid: Self.isOnOff) == "on"
         settings.auditRetention = try source.value(auditRetention, flag: "audit-retention", env: "AUDIT_RETENTION",
                                                    default: settings.auditRetention, forms: "an integer from 100 to 100000000") {
             (100...100_000_000).contains($0)

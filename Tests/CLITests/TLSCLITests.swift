@@ -74,25 +74,33 @@ struct TLSCLITests {
         #expect(after.contains("second"), "the last good pair is still served: \(after)")
     }
 
-    @Test("--tls-port beside --port: probes stay plain, HTTPS on its own port")
+    @Test("--tls-port beside --port: probes stay plain, HTTPS on its own port; --tls-ktls on is logged and counted")
     func separatePort() async throws {
         let certs = try Certificates()
         let probe = try CLITestShell.run(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
         let tlsPort = try #require(Int(probe.output.trimmingCharacters(in: .whitespacesAndNewlines)))
         let server = try ServeProcess(["--tls-cert", certs.path("first.pem"), "--tls-key", certs.path("first.key"), "--tls-port", "\(tlsPort)",
-                                       "--scrub-interval", "0", "--min-free-disk", "0"])
+                                       "--tls-ktls", "on", "--scrub-interval", "0", "--min-free-disk", "0"])
         #expect(server.status("/healthz") == 200, "the main port is plain")
         let r = try await HTTPTestClient.onThread {
             try CLITestShell.run(["curl", "-sS", "--cacert", certs.path("ca.pem"), "https://127.0.0.1:\(tlsPort)/healthz"])
         }
         #expect(r.output == #"{"status":"ok"}"#, "\(r.output)")
         #expect(server.log.contains("listening on https://127.0.0.1:\(tlsPort)"))
+        #expect(server.log.contains("kernel TLS requested"), "\(server.log)")
+        let plainPort = server.port
+        let metrics = try await HTTPTestClient.onThread {
+            try CLITestShell.run(["curl", "-sS", "http://127.0.0.1:\(plainPort)/metrics"])
+        }
+        #expect(metrics.output.contains("\nlora_squeeze_tls_kernel_connections_total "), "\(metrics.output.suffix(400))")
     }
 
     @Test("TLS settings are refused by name", arguments: [
         (["--tls-cert", "CERT"], "both"),
         (["--tls-key", "KEY"], "both"),
         (["--tls-port", "9443"], "--tls-port needs"),
+        (["--tls-ktls", "on"], "--tls-ktls on needs"),
+        (["--tls-cert", "CERT", "--tls-key", "KEY", "--tls-ktls", "yes"], "on or off"),
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "KEY"], "cannot be read"),
     ])
     func refusals(_ args: [String], _ fragment: String) async throws {

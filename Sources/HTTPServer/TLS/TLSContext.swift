@@ -1,4 +1,5 @@
 import CSSL
+import Foundation
 import Synchronization
 
 /// The server's TLS settings and certificate, on OpenSSL 3: TLS 1.2 and 1.3 only, Mozilla's
@@ -31,19 +32,41 @@ public final class TLSContext: Sendable {
 
     public let certificatePath: String
     public let keyPath: String
+    /// Kernel TLS asked for (`SSL_OP_ENABLE_KTLS`): after each handshake OpenSSL offers the record keys
+    /// to the kernel, and where it takes them files go out with `SSL_sendfile` (no copy through user
+    /// space). Off by default, as in nginx (`ssl_conf_command Options KTLS`): it needs the kernel's
+    /// `tls` module, and a connection it does not take stays on the user-space path unchanged.
+    public let kernelTLS: Bool
     private let current: Mutex<Handle>
+    private let kernelSends = Atomic<Int>(0)
+
+    /// Connections whose handshake ended with the kernel taking their send keys (kernel TLS in use).
+    public var kernelTLSConnections: Int { kernelSends.load(ordering: .relaxed) }
+
+    func countKernelTLSConnection() { kernelSends.add(1, ordering: .relaxed) }
 
     /// Loads the PEM certificate (a chain: the leaf first) and its private key.
-    public init(certificatePath: String, keyPath: String) throws {
+    public init(certificatePath: String, keyPath: String, kernelTLS: Bool = false) throws {
         self.certificatePath = certificatePath
         self.keyPath = keyPath
-        current = Mutex(try Self.load(certificatePath: certificatePath, keyPath: keyPath))
+        self.kernelTLS = kernelTLS
+        current = Mutex(try Self.load(certificatePath: certificatePath, keyPath: keyPath, kernelTLS: kernelTLS))
     }
 
     /// Reads both files again; on failure throws and keeps serving the previous pair.
     public func reload() throws {
-        let fresh = try Self.load(certificatePath: certificatePath, keyPath: keyPath)
+        let fresh = try Self.load(certificatePath: certificatePath, keyPath: keyPath, kernelTLS: kernelTLS)
         current.withLock { $0 = fresh }
+    }
+
+    /// Whether the kernel's TLS upper-layer protocol is loaded now (listed in
+    /// /proc/sys/net/ipv4/tcp_available_ulp). When it is not, the kernel may still load the module on
+    /// the first connection that asks for it, if the module is installed; this is for the start-up log.
+    public static var kernelTLSModuleLoaded: Bool {
+        guard let list = try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_available_ulp", encoding: .utf8) else {
+            return false
+        }
+        return list.split(whereSeparator: \.isWhitespace).contains("tls")
     }
 
     /// A session for an accepted socket, on the current context.
@@ -55,10 +78,10 @@ public final class TLSContext: Sendable {
             throw LoadError(description: "SSL_set_fd: \(Self.errors())")
         }
         SSL_set_accept_state(ssl)
-        return TLSSession(ssl)
+        return TLSSession(ssl, context: self)
     }
 
-    static func load(certificatePath: String, keyPath: String) throws -> Handle {
+    static func load(certificatePath: String, keyPath: String, kernelTLS: Bool) throws -> Handle {
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_server_method()) else {
             throw LoadError(description: "SSL_CTX_new: \(errors())")
@@ -66,6 +89,7 @@ public final class TLSContext: Sendable {
         let handle = Handle(context)
         guard lsq_ctx_min_tls12(context) == 1 else { throw LoadError(description: "TLS 1.2 minimum: \(errors())") }
         lsq_ctx_options(context)
+        if kernelTLS { lsq_ctx_enable_ktls(context) }
         lsq_ctx_modes(context)
         lsq_ctx_session_cache(context)
         lsq_ctx_alpn_http11(context)

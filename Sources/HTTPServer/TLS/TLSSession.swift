@@ -14,8 +14,17 @@ final class TLSSession {
     private(set) var wantsWrite = false
     /// Bytes of one TLS record's worth of a file, read with pread and handed to SSL_write.
     static let fileChunk = 16 * 1024
+    /// The kernel took this connection's send keys (kernel TLS; see `TLSContext.kernelTLS`): files
+    /// go out with `SSL_sendfile`. Known once the handshake is done.
+    private(set) var kernelSend = false
 
-    init(_ ssl: OpaquePointer) { self.ssl = ssl }
+    /// Where a connection on kernel TLS is counted.
+    private let context: TLSContext
+
+    init(_ ssl: OpaquePointer, context: TLSContext) {
+        self.ssl = ssl
+        self.context = context
+    }
 
     deinit { SSL_free(ssl) }
 
@@ -32,6 +41,8 @@ final class TLSSession {
         if rc == 1 {
             handshakeDone = true
             wantsWrite = false
+            kernelSend = lsq_ktls_send(ssl) == 1
+            if kernelSend { context.countKernelTLSConnection() }
             return .done
         }
         if waits(SSL_get_error(ssl, rc)) { return .wouldBlock }
@@ -59,17 +70,29 @@ final class TLSSession {
         return result(n)
     }
 
-    /// Up to `count` bytes of `file` from `offset`, through the record layer: pread into a bounded
-    /// buffer, then SSL_write (partial writes allowed; a retry after `.wouldBlock` rereads the same
+    /// Up to `count` bytes of `file` from `offset`: with kernel TLS, `SSL_sendfile`; otherwise
+    /// through the record layer: pread into a bounded buffer, then SSL_write (partial writes allowed; a retry after `.wouldBlock` rereads the same
     /// bytes from the same offset, which OpenSSL's moving-buffer mode accepts).
     func sendFile(_ file: Int32, offset: Int, count: Int) -> IOResult {
-        withUnsafeTemporaryAllocation(byteCount: Self.fileChunk, alignment: 16) { buffer in
+        if kernelSend {
+            // The kernel encrypts as it sends (sendfile(2) underneath): no copy through user space.
+            ERR_clear_error()
+            let n = SSL_sendfile(ssl, file, off_t(offset), min(count, Self.kernelSendChunk), 0)
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .endOfFile }
+            if waits(SSL_get_error(ssl, Int32(clamping: n))) { return .wouldBlock }
+            return .failed(errno == 0 ? EIO : errno)
+        }
+        return withUnsafeTemporaryAllocation(byteCount: Self.fileChunk, alignment: 16) { buffer in
             let n = pread(file, buffer.baseAddress, min(count, buffer.count), off_t(offset))
             if n == 0 { return .endOfFile }
             if n < 0 { return .failed(errno) }
             return write(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
         }
     }
+
+    /// The most one `SSL_sendfile` call is asked to send (as plain sendfile is capped per call).
+    static let kernelSendChunk = 1 << 30
 
     /// Decrypted bytes (or whole records) OpenSSL holds that the socket will not announce again.
     var hasBufferedInput: Bool { SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1 }

@@ -21,7 +21,14 @@ extension AdapterService {
         limits.maxBodyBytes = max(limits.maxBodyBytes, configuration.limits.maxUploadBytes)
         var tls: TLSContext?
         if let settings = configuration.tls {
-            tls = try TLSContext(certificatePath: settings.certificatePath, keyPath: settings.keyPath)
+            tls = try TLSContext(certificatePath: settings.certificatePath, keyPath: settings.keyPath,
+                                 kernelTLS: settings.kernelTLS)
+            if settings.kernelTLS {
+                logger.info("kernel TLS requested", metadata: [
+                    "tls-ulp-loaded": "\(TLSContext.kernelTLSModuleLoaded)",
+                    "note": "connections the kernel does not take stay on user-space TLS; lora_squeeze_tls_kernel_connections_total counts those it takes",
+                ])
+            }
             tlsContext.withLock { $0 = tls }
         }
         let handler = makeHandler()

@@ -78,7 +78,7 @@ public struct ServiceConfiguration: Sendable {
             "data directory: \(dataDirectory.path)",
             tls.map { t in t.port.map { "listen: \(host):\(port) (HTTP) and \(host):\($0) (HTTPS)" } ?? "listen: \(host):\(port) (HTTPS)" }
                 ?? "listen: \(host):\(port) (HTTP; no TLS: tokens cross the network in clear)",
-            tls.map { "tls: certificate \($0.certificatePath), key \($0.keyPath); SIGHUP reloads them" } ?? "tls: off",
+            tls.map { "tls: certificate \($0.certificatePath), key \($0.keyPath); SIGHUP reloads them; kernel TLS \($0.kernelTLS ? "requested" : "off")" } ?? "tls: off",
             "squeeze workers: \(workers) threads, \(concurrentSqueezes) squeeze(s) at once",
             "http: \(http.maxConnections) connections, header timeout \(http.headerTimeout), body idle \(http.bodyIdleTimeout), handler \(http.handlerTimeout)",
             "shutdown: drain delay \(drainDelay), grace \(shutdownGrace)",

@@ -130,7 +130,7 @@ final class ServiceMetrics: Sendable {
     }
 
     func render(statistics s: CatalogStatistics, openConnections: Int, squeezesInFlight: Int, squeezesWaiting: Int,
-                computeQueued: Int) -> String {
+                computeQueued: Int, kernelTLSConnections: Int) -> String {
         renderRequests() + registry.render(gauges: [
             ("lora_squeeze_squeezes_in_flight", "Distinct squeezes and merges computing or queued (bounded by the squeeze queue).", [],
              [([], Double(squeezesInFlight))]),
@@ -149,6 +149,8 @@ final class ServiceMetrics: Sendable {
             ("lora_squeeze_jobs", "Jobs by state.", ["state"],
              JobState.allCases.map { ([$0.rawValue], Double(s.jobsByState[$0] ?? 0)) }),
             ("lora_squeeze_open_connections", "Open HTTP connections.", [], [([], Double(openConnections))]),
+            ("lora_squeeze_tls_kernel_connections_total", "TLS connections whose sends the kernel took (--tls-ktls on) since start.", [],
+             [([], Double(kernelTLSConnections))]),
         ])
     }
 }

@@ -27,7 +27,8 @@ extension AdapterService {
                                       openConnections: servers.withLock { $0.reduce(0) { $0 + $1.connectionCount } },
                                       squeezesInFlight: flights.inFlightCount,
                                       squeezesWaiting: admission.waitingByClient.values.reduce(0, +),
-                                      computeQueued: pool.queuedCount)
+                                      computeQueued: pool.queuedCount,
+                                      kernelTLSConnections: tlsContext.withLock { $0?.kernelTLSConnections ?? 0 })
             return .bytes(Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 

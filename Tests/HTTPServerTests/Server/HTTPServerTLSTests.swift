@@ -6,9 +6,10 @@ import Testing
 /// raw sockets) and certificates made at test time.
 @Suite("Server: TLS", .serialized)
 struct HTTPServerTLSTests {
-    func withTLSServer<T: Sendable>(_ kit: TLSTestKit, router: HTTPRouter = testRouter(),
+    func withTLSServer<T: Sendable>(_ kit: TLSTestKit, context: TLSContext? = nil, router: HTTPRouter = testRouter(),
                                     _ body: (HTTPServer, Int) async throws -> T) async throws -> T {
-        let configuration = HTTPServer.Configuration(address: .loopbackIPv4(port: 0), limits: testLimits(), tls: try kit.context())
+        let configuration = HTTPServer.Configuration(address: .loopbackIPv4(port: 0), limits: testLimits(),
+                                                     tls: try context ?? kit.context())
         let server = HTTPServer(configuration: configuration, handler: router, logger: testLogger())
         let bound = try server.start()
         do {
@@ -132,6 +133,36 @@ struct HTTPServerTLSTests {
             let cached = try await kit.command(["curl", "-sS", "--cacert", kit.ca, "-H", "If-None-Match: \"big\"", "-o", "/dev/null", "-w", "%{http_code}", url])
             #expect(cached.output == "304")
         }
+    }
+
+    @Test("kernel TLS asked for: files arrive whole over TLS 1.3 and 1.2, and the kernel's choice is counted")
+    func kernelTLS() async throws {
+        let kit = try TLSTestKit()
+        let path = kit.path("k.bin")
+        var bytes = [UInt8](repeating: 0, count: 1 << 20)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 40_503 >> 7) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var router = HTTPRouter()
+        router.add(.get, "/k") { request in
+            try HTTPResponse.file(path: path, contentType: "application/octet-stream", etag: "\"k\"", request: request)
+        }
+        let context = try TLSContext(certificatePath: kit.cert, keyPath: kit.key, kernelTLS: true)
+        #expect(context.kernelTLS)
+        try await withTLSServer(kit, context: context, router: router) { _, port in
+            let url = "https://127.0.0.1:\(port)/k"
+            let out = kit.path("k.out")
+            for versions in [["--tlsv1.3"], ["--tlsv1.2", "--tls-max", "1.2"]] {
+                let whole = try await kit.command(["curl", "-sS", "--cacert", kit.ca] + versions + ["-o", out, "-w", "%{http_code}", url])
+                #expect(whole.output == "200", "\(versions)")
+                #expect((try? Data(contentsOf: URL(fileURLWithPath: out))) == Data(bytes), "\(versions)")
+                let part = try await kit.command(["curl", "-sS", "--cacert", kit.ca] + versions + ["-r", "1000-1099", "-o", out, "-w", "%{http_code}", url])
+                #expect(part.output == "206" && (try? Data(contentsOf: URL(fileURLWithPath: out))) == Data(bytes[1000..<1100]))
+            }
+        }
+        // The kernel takes a connection's keys only with its tls module loaded (it may load it itself
+        // on the first request); without it every connection stayed on user-space TLS, as served above.
+        #expect((context.kernelTLSConnections > 0) == TLSContext.kernelTLSModuleLoaded,
+                "kernel TLS connections \(context.kernelTLSConnections), tls ULP loaded \(TLSContext.kernelTLSModuleLoaded)")
     }
 
     @Test("200 keep-alive TLS connections, each answered twice")
