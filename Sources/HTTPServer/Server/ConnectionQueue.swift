@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// The serial context of one connection: jobs run one at a time, in the order submitted, and each
@@ -24,12 +25,27 @@ final class ConnectionQueue: @unchecked Sendable {
         var running = false
         var jobs: [@Sendable () -> Void] = []
         var head = 0
+
+        /// With no job left, marks the queue idle and returns true.
+        mutating func idleIfEmpty() -> Bool {
+            guard head == jobs.count else { return false }
+            running = false
+            jobs.removeAll(keepingCapacity: jobs.capacity <= 16)
+            head = 0
+            return true
+        }
     }
+
+    /// The most jobs one thread runs for this queue before it hands the rest to a Dispatch worker.
+    /// Without a bound, a thread that found the queue idle — a handler task's cooperative thread,
+    /// or a loop thread — would keep running it for as long as a busy client kept events coming,
+    /// and never go back to its own work.
+    static let drainBudget = 64
 
     private let state = Mutex(State())
 
-    /// Runs `job` now on this thread if the queue is idle (then also every job submitted meanwhile),
-    /// or after the jobs before it, on the thread running the queue.
+    /// Runs `job` now on this thread if the queue is idle (then also jobs submitted meanwhile, up to
+    /// `drainBudget`), or after the jobs before it, on whichever thread runs the queue.
     func submit(_ job: @escaping @Sendable () -> Void) {
         let runHere = state.withLock { s -> Bool in
             if s.running {
@@ -40,21 +56,34 @@ final class ConnectionQueue: @unchecked Sendable {
             return true
         }
         guard runHere else { return }
-        var next: (@Sendable () -> Void)? = job
+        drain(first: job)
+    }
+
+    /// Runs `first` (if any) and then queued jobs, in order, until none is left (the queue goes idle)
+    /// or the budget is spent (a Dispatch worker carries on; the queue stays running meanwhile, so
+    /// no job can overtake the ones waiting).
+    private func drain(first: (@Sendable () -> Void)?) {
+        var next = first ?? take()
+        var ran = 0
         while let current = next {
             current()
-            next = state.withLock { s -> (@Sendable () -> Void)? in
-                guard s.head < s.jobs.count else {
-                    s.running = false
-                    s.jobs.removeAll(keepingCapacity: s.jobs.capacity <= 16)
-                    s.head = 0
-                    return nil
-                }
-                let job = s.jobs[s.head]
-                s.jobs[s.head] = {}   // release what it captured now
-                s.head += 1
-                return job
+            ran += 1
+            if ran == Self.drainBudget {
+                if !state.withLock({ $0.idleIfEmpty() }) { DispatchQueue.global().async { self.drain(first: nil) } }
+                return
             }
+            next = take()
+        }
+    }
+
+    /// The next queued job, or nil (and the queue idle) when there is none.
+    private func take() -> (@Sendable () -> Void)? {
+        state.withLock { s -> (@Sendable () -> Void)? in
+            if s.idleIfEmpty() { return nil }
+            let job = s.jobs[s.head]
+            s.jobs[s.head] = {}   // release what it captured now
+            s.head += 1
+            return job
         }
     }
 }
