@@ -1,4 +1,4 @@
-/// Hands request body chunks from a connection's I/O queue to the handler task, with backpressure:
+/// Hands request body chunks from a connection's queue to the handler task, with backpressure:
 /// the connection stops reading the socket while `bufferedBytes` is above the high-water mark and is
 /// told to resume through `onDemand` once the handler has drained it.
 final class BodyChannel: @unchecked Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A value guarded by a lock: the small amount of state shared between the I/O queues and handler tasks.
+/// A value guarded by a lock: the small amount of state shared between connection queues and handler tasks.
 final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value

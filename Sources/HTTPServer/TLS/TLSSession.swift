@@ -6,7 +6,7 @@ import Glibc
 /// One connection's TLS state: OpenSSL's `SSL` over the non-blocking socket, its calls mapped onto
 /// `IOResult` (want-read and want-write are `.wouldBlock`; the connection waits for the event that
 /// `wantsWrite` names). Used only on its connection's queue. OpenSSL's error queue is per thread and
-/// Dispatch moves a queue between threads, so every call starts with it empty.
+/// a connection's queue runs on whichever thread submitted to it, so every call starts with it empty.
 final class TLSSession {
     private let ssl: OpaquePointer
     private(set) var handshakeDone = false
