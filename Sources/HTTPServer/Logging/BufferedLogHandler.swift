@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,7 +79,7 @@ public struct BufferedLogHandler: LogHandler {
 
 /// `StreamLogHandler`'s timestamp, `%Y-%m-%dT%H:%M:%S%z` in local time, made once a second.
 enum LogTimestamp {
-    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+    private static let cache = Locked<(second: Int, text: String)>((-1, ""))
 
     static func now() -> String {
         let second = time(nil)

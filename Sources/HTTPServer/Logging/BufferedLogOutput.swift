@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,9 +38,9 @@ public final class BufferedLogOutput: TextOutputStream, Sendable {
 
     private let fd: Int32
     private let interval: Duration
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
     /// Serializes writes to the descriptor, so batches reach it in the order they were taken.
-    private let writing = Mutex(())
+    private let writing = Locked(())
     private let queue = DispatchQueue(label: "BufferedLogOutput.flush")
 
     /// Writes to `fileDescriptor`, which stays the caller's (it is never closed here).

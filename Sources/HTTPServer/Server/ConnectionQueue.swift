@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// The serial context of one connection: jobs run one at a time, in the order submitted, and each
 /// sees everything the ones before it did — like a serial `DispatchQueue` — but a job submitted
@@ -42,7 +41,7 @@ final class ConnectionQueue: @unchecked Sendable {
     /// and never go back to its own work.
     static let drainBudget = 64
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Runs `job` now on this thread if the queue is idle (then also jobs submitted meanwhile, up to
     /// `drainBudget`), or after the jobs before it, on whichever thread runs the queue.

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The accept loop's state while file descriptors run out: the backoff before watching the listener
 /// again (10 ms, doubling to 1 s, reset by the next successful accept) and the log's rate limit.
@@ -36,7 +35,7 @@ struct DescriptorExhaustion: Sendable {
 /// others). One per process: every server shares it.
 final class SpareDescriptor: Sendable {
     static let shared = SpareDescriptor()
-    private let fd = Mutex<Int32>(-1)
+    private let fd = Locked<Int32>(-1)
 
     init() {}
 

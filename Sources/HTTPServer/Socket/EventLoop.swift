@@ -55,7 +55,7 @@ final class EventLoop: @unchecked Sendable {
     static let batch = 256
 
     private let epoll: Int32
-    private let registrations = Mutex<[UInt64: EventRegistration]>([:])
+    private let registrations = Locked<[UInt64: EventRegistration]>([:])
     private let nextToken = Atomic<UInt64>(1)
 
     private init(index: Int) throws(SocketError) {

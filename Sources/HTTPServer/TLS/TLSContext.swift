@@ -37,7 +37,7 @@ public final class TLSContext: Sendable {
     /// space). Off by default, as in nginx (`ssl_conf_command Options KTLS`): it needs the kernel's
     /// `tls` module, and a connection it does not take stays on the user-space path unchanged.
     public let kernelTLS: Bool
-    private let current: Mutex<Handle>
+    private let current: Locked<Handle>
     private let kernelSends = Atomic<Int>(0)
 
     /// Connections whose handshake ended with the kernel taking their send keys (kernel TLS in use).
@@ -50,7 +50,7 @@ public final class TLSContext: Sendable {
         self.certificatePath = certificatePath
         self.keyPath = keyPath
         self.kernelTLS = kernelTLS
-        current = Mutex(try Self.load(certificatePath: certificatePath, keyPath: keyPath, kernelTLS: kernelTLS))
+        current = Locked(try Self.load(certificatePath: certificatePath, keyPath: keyPath, kernelTLS: kernelTLS))
     }
 
     /// Reads both files again; on failure throws and keeps serving the previous pair.

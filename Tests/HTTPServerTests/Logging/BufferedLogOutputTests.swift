@@ -119,7 +119,7 @@ struct BufferedLogOutputTests {
 
     @Test("lines are byte for byte swift-log's StreamLogHandler's (apart from the timestamp's second)")
     func format() throws {
-        final class Box: Sendable { let text = Mutex("") }
+        final class Box: Sendable { let text = Locked("") }
         struct Capture: TextOutputStream, Sendable {
             let box: Box
             func write(_ string: String) { box.text.withLock { $0 += string } }

@@ -35,7 +35,8 @@ struct ConnectionQueueTests {
                 done.signal()
             }.start()
         }
-        for _ in 0..<8 { await Task.detached { done.wait() }.value }
+        // Waited for on a thread of its own: a semaphore must not block the cooperative pool.
+        try await blocking { for _ in 0..<8 { done.wait() } }
         let all = await queue.result { confined.order }
         #expect(all.count == 8 * perThread)
         #expect(await queue.result { confined.overlapped } == false)
@@ -48,7 +49,7 @@ struct ConnectionQueueTests {
     @Test("an idle queue runs the job on the submitting thread, before submit returns")
     func inlineWhenIdle() {
         let queue = ConnectionQueue()
-        let ranOn = Mutex<pthread_t?>(nil)
+        let ranOn = Locked<pthread_t?>(nil)
         queue.submit { ranOn.withLock { $0 = pthread_self() } }
         let thread = ranOn.withLock { $0 }
         #expect(thread.map { pthread_equal($0, pthread_self()) != 0 } == true)
@@ -82,7 +83,7 @@ struct ConnectionQueueTests {
             }
         }
         insideSubmit.store(false, ordering: .sequentiallyConsistent)
-        await Task.detached { finished.wait() }.value
+        try await blocking { finished.wait() }
         let order = await queue.result { confined.order.map(\.sequence) }
         #expect(order == Array(0..<total))
         #expect(withinCall.load(ordering: .sequentiallyConsistent) == ConnectionQueue.drainBudget)

@@ -10,9 +10,9 @@ import Testing
 struct HTTPServerClientGoneTests {
     /// A handler that waits until cancelled (or 10 s), recording what happened.
     final class Probe: Sendable {
-        let started = Mutex(0)
-        let cancelled = Mutex(0)
-        let finished = Mutex(0)
+        let started = Locked(0)
+        let cancelled = Locked(0)
+        let finished = Locked(0)
     }
 
     static func router(_ probe: Probe) -> HTTPRouter {

@@ -40,7 +40,7 @@ func fastPathRouter(_ counter: PathCounter) -> HTTPRouter {
 
 /// Collects the lines a logger writes (the access log's, in these tests).
 final class CapturedLines: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = Locked<[String]>([])
     var all: [String] { lines.withLock { $0 } }
 
     func logger() -> Logger {
