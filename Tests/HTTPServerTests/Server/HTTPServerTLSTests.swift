@@ -112,17 +112,23 @@ struct HTTPServerTLSTests {
         }
     }
 
-    @Test("a 3 MiB file over TLS: whole, a Range, and 304")
-    func file() async throws {
-        let kit = try TLSTestKit()
-        let path = kit.path("big.bin")
-        var bytes = [UInt8](repeating: 0, count: 3 << 20)
+    /// A file of `size` patterned bytes in the kit's directory, served at `/name` with ETag `"name"`.
+    static func fileRoute(_ kit: TLSTestKit, _ name: String, size: Int) throws -> ([UInt8], HTTPRouter) {
+        let path = kit.path("\(name).bin")
+        var bytes = [UInt8](repeating: 0, count: size)
         for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         var router = HTTPRouter()
-        router.add(.get, "/big") { request in
-            try HTTPResponse.file(path: path, contentType: "application/octet-stream", etag: "\"big\"", request: request)
+        router.add(.get, "/\(name)") { request in
+            try HTTPResponse.file(path: path, contentType: "application/octet-stream", etag: "\"\(name)\"", request: request)
         }
+        return (bytes, router)
+    }
+
+    @Test("a 3 MiB file over TLS: whole, a Range, and 304")
+    func file() async throws {
+        let kit = try TLSTestKit()
+        let (bytes, router) = try Self.fileRoute(kit, "big", size: 3 << 20)
         try await withTLSServer(kit, router: router) { _, port in
             let url = "https://127.0.0.1:\(port)/big"
             let out = kit.path("out.bin")
@@ -138,14 +144,7 @@ struct HTTPServerTLSTests {
     @Test("kernel TLS asked for: files arrive whole over TLS 1.3 and 1.2, and the kernel's choice is counted")
     func kernelTLS() async throws {
         let kit = try TLSTestKit()
-        let path = kit.path("k.bin")
-        var bytes = [UInt8](repeating: 0, count: 1 << 20)
-        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 40_503 >> 7) }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        var router = HTTPRouter()
-        router.add(.get, "/k") { request in
-            try HTTPResponse.file(path: path, contentType: "application/octet-stream", etag: "\"k\"", request: request)
-        }
+        let (bytes, router) = try Self.fileRoute(kit, "k", size: 1 << 20)
         let context = try TLSContext(certificatePath: kit.cert, keyPath: kit.key, kernelTLS: true)
         #expect(context.kernelTLS)
         try await withTLSServer(kit, context: context, router: router) { _, port in
