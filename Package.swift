@@ -42,21 +42,23 @@ let package = Package(
         // epoll(7) from libc, for the HTTP server's connection readiness (see EventLoop.swift).
         .systemLibrary(name: "CEpoll"),
 
+        // The one lock every module shares (see Locked.swift for why not Synchronization.Mutex).
+        .target(name: "Locking"),
         // Pure file formats: safetensors, PEFT, kohya. Bytes in, values or typed errors out.
         .target(name: "AdapterFormats"),
         // Linear algebra and the squeeze itself. Knows nothing of HTTP or SQLite.
         .target(name: "SqueezeEngine",
-                dependencies: ["AdapterFormats", "CBLAS", "CLAPACKE",
+                dependencies: ["AdapterFormats", "Locking", "CBLAS", "CLAPACKE",
                                .product(name: "Logging", package: "swift-log")]),
         // HTTP/1.1 on sockets and Dispatch. Knows nothing of LoRA, SQLite or BLAS.
         .target(name: "HTTPServer",
-                dependencies: ["CEpoll", "CSSL", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CEpoll", "CSSL", "Locking", .product(name: "Logging", package: "swift-log")]),
         // SQLite metadata and content-addressed blobs. Knows nothing of HTTP.
         .target(name: "Store",
-                dependencies: ["CSQLite3", "CCrypto", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CSQLite3", "CCrypto", "Locking", .product(name: "Logging", package: "swift-log")]),
         // The adapter service: the only module that knows HTTP and adapters both.
         .target(name: "Service",
-                dependencies: ["HTTPServer", "Store", "SqueezeEngine", "AdapterFormats",
+                dependencies: ["HTTPServer", "Store", "SqueezeEngine", "AdapterFormats", "Locking",
                                .product(name: "Logging", package: "swift-log")],
                 resources: [.embedInCode("Resources/openapi.json")]),
         .executableTarget(name: "lora-squeeze",
@@ -72,11 +74,11 @@ let package = Package(
         // Fixture builders shared by the test targets.
         .target(name: "TestSupport", dependencies: ["AdapterFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "AdapterFormatsTests", dependencies: ["AdapterFormats", "TestSupport"]),
-        .testTarget(name: "SqueezeEngineTests", dependencies: ["SqueezeEngine", "AdapterFormats", "TestSupport"]),
+        .testTarget(name: "SqueezeEngineTests", dependencies: ["SqueezeEngine", "AdapterFormats", "Locking", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["lora-squeeze", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "Store", "AdapterFormats", "SqueezeEngine", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Locking"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "Store", "AdapterFormats", "SqueezeEngine", "Locking", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 import AdapterFormats
 import Foundation
-import Synchronization
+import Locking
 
 extension AdapterSqueezer {
     /// What a streamed squeeze wrote and did.
@@ -33,7 +33,7 @@ extension AdapterSqueezer {
 
         if workers > 1 { BLASThreading.setThreads(1) }
         let modules = adapter.modules
-        let reports = Mutex<[ModuleReport?]>(Array(repeating: nil, count: modules.count))
+        let reports = Locked<[ModuleReport?]>(Array(repeating: nil, count: modules.count))
         let squeezer = module
         let dtype = self.dtype
         try OrderedParallelMap.run(

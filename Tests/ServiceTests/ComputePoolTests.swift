@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Synchronization
+import Locking
 import Testing
 @testable import Service
 
@@ -9,9 +9,9 @@ import Testing
 struct ComputePoolTests {
     /// Shared counters for jobs on pool threads.
     final class Counter: Sendable {
-        let running = Mutex((now: 0, most: 0))
-        let ran = Mutex(0)
-        let sawFlag = Mutex(false)
+        let running = Locked((now: 0, most: 0))
+        let ran = Locked(0)
+        let sawFlag = Locked(false)
     }
 
     @Test("jobs run on the pool's own threads, at most `width` at once")

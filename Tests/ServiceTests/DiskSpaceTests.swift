@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Testing
 import TestSupport
 @testable import Service
@@ -11,9 +11,9 @@ import TestSupport
 struct DiskSpaceTests {
     /// A disk with a set number of free bytes.
     final class FakeDisk: FreeSpaceProbe {
-        let free: Mutex<Int64>
-        let checks = Mutex(0)
-        init(free: Int64) { self.free = Mutex(free) }
+        let free: Locked<Int64>
+        let checks = Locked(0)
+        init(free: Int64) { self.free = Locked(free) }
         func freeBytes() throws -> Int64 {
             checks.withLock { $0 += 1 }
             return free.withLock { $0 }

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Testing
 import TestSupport
 @testable import Service
@@ -10,9 +10,9 @@ struct ReadinessCheckTests {
     @Test("probes within maxAge share one check and its result; the next one checks again")
     func cached() async throws {
         let readiness = ReadinessCheck()
-        let checks = Mutex(0)
+        let checks = Locked(0)
         let start = ContinuousClock.now
-        let fails = Mutex(false)
+        let fails = Locked(false)
         let check: () async throws -> Void = {
             checks.withLock { $0 += 1 }
             if fails.withLock({ $0 }) { throw Refused() }

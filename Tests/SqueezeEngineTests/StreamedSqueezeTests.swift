@@ -1,6 +1,6 @@
 import AdapterFormats
 import Foundation
-import Synchronization
+import Locking
 import Testing
 @testable import SqueezeEngine
 import TestSupport
@@ -19,8 +19,8 @@ struct StreamedSqueezeTests {
 
     /// Collects the streamed bytes (the sink is called from worker threads, one at a time).
     final class Collector: Sendable {
-        let bytes = Mutex<[UInt8]>([])
-        let calls = Mutex(0)
+        let bytes = Locked<[UInt8]>([])
+        let calls = Locked(0)
         func sink(_ b: UnsafeRawBufferPointer) { bytes.withLock { $0 += b }; calls.withLock { $0 += 1 } }
     }
 
@@ -98,7 +98,7 @@ struct StreamedSqueezeTests {
         struct Full: Error, Equatable {}
         let adapter = try Self.peft(dtype: .f32)
         let squeezer = AdapterSqueezer(module: ModuleSqueezer(method: .exact, policy: .fixed(2)), deploymentRank: 2, workers: 2)
-        let calls = Mutex(0)
+        let calls = Locked(0)
         #expect(throws: Full()) {
             _ = try squeezer.squeeze(adapter, into: { _ in
                 let n = calls.withLock { $0 += 1; return $0 }
@@ -114,7 +114,7 @@ struct StreamedSqueezeTests {
             var inFlight = 0
             var maxAhead = 0
         }
-        let state = Mutex(Tracker())
+        let state = Locked(Tracker())
         try OrderedParallelMap.run(count: 200, workers: 4, window: window, shouldStop: { () throws(any Error) in }, { (i: Int) throws(any Error) -> Int in
             state.withLock { s in
                 s.maxAhead = max(s.maxAhead, i - s.consumed.count)

@@ -1,3 +1,4 @@
+import Locking
 import Logging
 #if canImport(Glibc)
 import Glibc

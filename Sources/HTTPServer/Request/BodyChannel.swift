@@ -1,3 +1,5 @@
+import Locking
+
 /// Hands request body chunks from a connection's queue to the handler task, with backpressure:
 /// the connection stops reading the socket while `bufferedBytes` is above the high-water mark and is
 /// told to resume through `onDemand` once the handler has drained it.

@@ -1,4 +1,5 @@
 import Dispatch
+import Locking
 
 /// The serial context of one connection: jobs run one at a time, in the order submitted, and each
 /// sees everything the ones before it did — like a serial `DispatchQueue` — but a job submitted

@@ -1,4 +1,5 @@
 import Dispatch
+import Locking
 import Logging
 #if canImport(Glibc)
 import Glibc

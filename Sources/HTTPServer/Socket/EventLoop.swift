@@ -1,6 +1,7 @@
 import CEpoll
 import Dispatch
 import Foundation
+import Locking
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import CSSL
 import Foundation
+import Locking
 import Synchronization
 
 /// The server's TLS settings and certificate, on OpenSSL 3: TLS 1.2 and 1.3 only, Mozilla's

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A token bucket of failed authentications per remote address: `failureBurst` at once, then
 /// `failureRefillPerSecond`. An address whose bucket is empty is refused (429) before any lookup.
@@ -9,7 +9,7 @@ final class AuthFailureLimiter: Sendable {
     }
 
     private let limits: AuthLimits
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Locked<[String: Bucket]>([:])
     private let clock: @Sendable () -> ContinuousClock.Instant
 
     init(limits: AuthLimits, clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {

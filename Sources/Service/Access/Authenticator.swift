@@ -1,7 +1,7 @@
 import Foundation
 import HTTPServer
+import Locking
 import Store
-import Synchronization
 
 /// Decides who a request is: reads `Authorization: Bearer …`, looks the token's SHA-256 up (an
 /// indexed catalog search, cached for `AuthLimits.recordTTL`), checks expiry, revocation and scope,
@@ -19,11 +19,11 @@ final class Authenticator: Sendable {
         let record: TokenRecord
         let fetched: ContinuousClock.Instant
     }
-    private let records = Mutex<[SHA256Digest: Cached]>([:])
+    private let records = Locked<[SHA256Digest: Cached]>([:])
     /// Hashes of tokens that authenticated, and when (see `AuthLimits.knownGoodPass`).
-    private let knownGood = Mutex<[SHA256Digest: ContinuousClock.Instant]>([:])
+    private let knownGood = Locked<[SHA256Digest: ContinuousClock.Instant]>([:])
     /// Last uses not yet written (the upkeep loop writes them: a request never writes).
-    private let uses = Mutex<[TokenID: Date]>([:])
+    private let uses = Locked<[TokenID: Date]>([:])
 
     static let realm = "lora-squeeze"
 

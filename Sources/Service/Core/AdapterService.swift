@@ -1,10 +1,10 @@
 import AdapterFormats
 import Foundation
 import HTTPServer
+import Locking
 import Logging
 import SqueezeEngine
 import Store
-import Synchronization
 
 /// The service's state and operations: the catalog, the compute pool, the squeeze cache with
 /// single-flight and admission, metrics and normalize jobs. Routes translate HTTP to calls on this.
@@ -22,13 +22,13 @@ public final class AdapterService: Sendable {
     let flights = SingleFlight<CacheKey, CacheEntry>()
     let admission: SqueezeAdmission
     let inspections = InspectionCache()
-    let draining = Mutex(false)
+    let draining = Locked(false)
     /// The servers, once started (the plain one, and the HTTPS one when it has a port of its own),
     /// for the open-connections gauge and shutdown.
-    let servers = Mutex<[HTTPServer]>([])
+    let servers = Locked<[HTTPServer]>([])
     /// The certificate, once loaded; `reloadTLS()` reads it again.
-    let tlsContext = Mutex<TLSContext?>(nil)
-    let tlsAddressValue = Mutex<SocketAddress?>(nil)
+    let tlsContext = Locked<TLSContext?>(nil)
+    let tlsAddressValue = Locked<SocketAddress?>(nil)
 
     /// Where HTTPS is served, once started: the TLS port, or the main one when it speaks TLS.
     public var tlsAddress: SocketAddress? { tlsAddressValue.withLock { $0 } }
@@ -36,11 +36,11 @@ public final class AdapterService: Sendable {
     /// Who a request is (tokens, scopes, the failure budget).
     let authenticator: Authenticator
     /// One line on authentication for the start-up banner: on or off, and where the admin token is.
-    let accessBanner = Mutex("")
+    let accessBanner = Locked("")
     /// `/readyz`'s write check, done at most once a second.
     let readiness = ReadinessCheck()
     /// Maintenance and scrub tasks, cancelled and awaited by `stop()`.
-    let background = Mutex<[Task<Void, Never>]>([])
+    let background = Locked<[Task<Void, Never>]>([])
 
     var limits: ServiceLimits { configuration.limits }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Locking
 import Synchronization
 
 /// Runs blocking work — squeezes, validation, SVDs (the compute pool); fsyncs and file reads (the I/O
@@ -171,7 +172,7 @@ final class ComputePool: @unchecked Sendable {
             case running
             case cancelled
         }
-        private let state = Mutex(State.new)
+        private let state = Locked(State.new)
         let flag = CancellationFlag()
 
         /// False when the job was cancelled before it could be queued.

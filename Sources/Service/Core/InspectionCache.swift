@@ -1,7 +1,7 @@
 import Foundation
+import Locking
 import SqueezeEngine
 import Store
-import Synchronization
 
 /// Decoded adapter descriptions, kept so a request does not decode the stored JSON again (70 KB for
 /// a small Gemma adapter, several MB for a large one: the main cost of answering a cache hit or a
@@ -16,7 +16,7 @@ final class InspectionCache: Sendable {
         var order: [SHA256Digest] = []
         var bytes = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func inspection(_ record: AdapterRecord) throws -> AdapterInspection {
         if let hit = state.withLock({ $0.entries[record.digest]?.inspection }) { return hit }

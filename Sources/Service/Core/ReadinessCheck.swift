@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// `/readyz`'s proof that the catalog and the blob store take writes, done at most once per
 /// `maxAge`: a probe every second from each of several kubelets and load balancers must not become a
@@ -13,7 +13,7 @@ final class ReadinessCheck: Sendable {
         /// nil when ready, else why not.
         var failure: String?
     }
-    private let last = Mutex<Last?>(nil)
+    private let last = Locked<Last?>(nil)
 
     /// The last result while it stands (younger than `maxAge`), else nil: a proof is due.
     func recent(now: ContinuousClock.Instant = .now) -> Last? {

@@ -1,5 +1,5 @@
 import HTTPServer
-import Synchronization
+import Locking
 
 /// Who may wait on a squeeze: at most `squeezeQueue` distinct computations in flight (queued or
 /// running) and at most `maxClientSqueezes` waiting requests per client address. Called from
@@ -15,7 +15,7 @@ final class SqueezeAdmission: Sendable {
         var meanSeconds: Double?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let squeezeQueue: Int
     let maxPerClient: Int
     let concurrentSqueezes: Int

@@ -1,12 +1,12 @@
+import Locking
 import Store
-import Synchronization
 
 /// The service's Prometheus metrics: what it counts, and how a scrape renders them with the gauges
 /// sampled from the catalog and the server.
 final class ServiceMetrics: Sendable {
     let registry = MetricsRegistry()
     /// Per-request metrics, one object per registered route (see `RouteMetrics`), keyed "METHOD pattern".
-    private let routes = Mutex<[String: RouteMetrics]>([:])
+    private let routes = Locked<[String: RouteMetrics]>([:])
 
     init() {
         registry.describeHistogram("lora_squeeze_squeeze_duration_seconds", "Wall time of squeezes that missed the cache.")

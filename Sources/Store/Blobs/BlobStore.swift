@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Locking
 import Logging
 
 /// Content-addressed files named by their SHA-256: `<root>/blobs/ab/cdef…` (the first two hex

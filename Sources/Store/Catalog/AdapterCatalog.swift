@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 
 /// The store's metadata layer: adapters, their names, the squeeze cache and background jobs, in a

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Runs identical concurrent requests once: while work for a key is in flight, later callers with
 /// the same key wait for it instead of starting their own, and every caller gets the same value or
@@ -21,7 +21,7 @@ public final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Send
         var nextID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private enum JoinOutcome { case refused(any Error), joined, started(UInt64) }
 

@@ -1,4 +1,5 @@
 import CSQLite3
+import Locking
 import Logging
 
 /// A SQLite database file, safe to use from many concurrent Swift tasks.

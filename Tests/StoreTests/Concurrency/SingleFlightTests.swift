@@ -1,7 +1,7 @@
 import Foundation
+import Locking
 import Testing
 import Store
-import Synchronization
 
 /// Counts how many times work actually ran.
 actor RunCounter {
@@ -158,7 +158,7 @@ struct SingleFlightCancellationTests {
         struct Full: Error, Equatable {}
         let flight = SingleFlight<String, Int>()
         let probe = Probe()
-        final class Seen: Sendable { let calls = Mutex<[(Bool, Int)]>([]) }
+        final class Seen: Sendable { let calls = Locked<[(Bool, Int)]>([]) }
         let seen = Seen()
         let a = Task { try await flight.run("a", admit: { s, n in seen.calls.withLock { $0.append((s, n)) } }, Self.endless(probe)) }
         try await eventually { flight.inFlightCount == 1 }
