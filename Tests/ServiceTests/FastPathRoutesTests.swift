@@ -36,9 +36,12 @@ struct FastPathRoutesTests {
     func readyz() async throws {
         try await ServiceHarness.with { s in
             let handler = s.service.makeHandler()
+            let asked = ContinuousClock.now
             #expect(try await s.get("/readyz").status == 200)
             let fresh = try handler.respondImmediately(to: request("/readyz"))
-            #expect(fresh?.status.code == 200)
+            // The proof stands for a second from when it began; only a machine slower than that
+            // (ThreadSanitizer's) may find it already due.
+            if ContinuousClock.now - asked < .seconds(1) { #expect(fresh?.status.code == 200) }
             try await Task.sleep(for: .milliseconds(1_100))
             #expect(try handler.respondImmediately(to: request("/readyz")) == nil, "the proof is due again")
         }
