@@ -62,7 +62,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 resources: [.embedInCode("Resources/openapi.json")]),
         .executableTarget(name: "lora-squeeze",
-                          dependencies: ["Service", "HTTPServer", "Store", "SqueezeEngine", "AdapterFormats",
+                          dependencies: ["Service", "HTTPServer", "Store", "SqueezeEngine", "AdapterFormats", "Locking",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 

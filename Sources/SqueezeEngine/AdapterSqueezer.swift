@@ -1,5 +1,6 @@
 import AdapterFormats
 import Foundation
+import Locking
 
 /// Squeezes every module of an adapter, concurrently, and assembles the output adapter.
 public struct AdapterSqueezer: Sendable {
@@ -140,9 +141,8 @@ public struct AdapterSqueezer: Sendable {
 }
 
 /// Counts finished modules across worker threads and reports each step.
-final class ProgressCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = 0
+final class ProgressCounter: Sendable {
+    private let done = Locked(0)
     private let total: Int
     private let report: (@Sendable (Int, Int) -> Void)?
 
@@ -152,10 +152,10 @@ final class ProgressCounter: @unchecked Sendable {
     }
 
     func tick() {
-        lock.lock()
-        done += 1
-        let now = done
-        lock.unlock()
+        let now = done.withLock { count in
+            count += 1
+            return count
+        }
         report?(now, total)
     }
 }

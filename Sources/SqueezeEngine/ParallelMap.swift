@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 /// Runs `body` over indices on up to `workers` threads, largest jobs first (longest-processing-time
 /// order balances modules of very different sizes), stopping early once one job throws.
@@ -23,27 +24,29 @@ enum ParallelMap {
         return state.results.map { $0! }
     }
 
-    private final class SharedState<Result: Sendable, Failure: Error>: @unchecked Sendable {
-        private let lock = NSLock()
-        private var next = 0
-        private(set) var results: [Result?]
-        private(set) var failure: Failure?
+    private final class SharedState<Result: Sendable, Failure: Error>: Sendable {
+        private struct Progress {
+            var next = 0
+            var results: [Result?]
+            var failure: Failure?
+        }
+        private let progress: Locked<Progress>
 
-        init(count: Int) { results = Array(repeating: nil, count: count) }
+        init(count: Int) { progress = Locked(Progress(results: Array(repeating: nil, count: count))) }
+
+        var results: [Result?] { progress.withLock { $0.results } }
+        var failure: Failure? { progress.withLock { $0.failure } }
 
         func claim(from order: [Int]) -> Int? {
-            lock.lock(); defer { lock.unlock() }
-            guard failure == nil, next < order.count else { return nil }
-            defer { next += 1 }
-            return order[next]
+            progress.withLock { p in
+                guard p.failure == nil, p.next < order.count else { return nil }
+                defer { p.next += 1 }
+                return order[p.next]
+            }
         }
 
-        func store(_ r: Result, at i: Int) {
-            lock.lock(); results[i] = r; lock.unlock()
-        }
+        func store(_ r: Result, at i: Int) { progress.withLock { $0.results[i] = r } }
 
-        func fail(_ e: Failure) {
-            lock.lock(); if failure == nil { failure = e }; lock.unlock()
-        }
+        func fail(_ e: Failure) { progress.withLock { if $0.failure == nil { $0.failure = e } } }
     }
 }
