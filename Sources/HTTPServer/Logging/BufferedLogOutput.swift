@@ -78,9 +78,7 @@ public final class BufferedLogOutput: TextOutputStream, Sendable {
         case .nothing: break
         case .flushNow: queue.async { [self] in flush() }
         case .flushLater:
-            let (seconds, attoseconds) = interval.components
-            let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
-            queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in flush() }
+            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: interval.saturatingNanoseconds))) { [self] in flush() }
         }
     }
 

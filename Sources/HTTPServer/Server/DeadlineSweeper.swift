@@ -19,8 +19,7 @@ final class DeadlineSweeper: @unchecked Sendable {
     /// Starts sweeping; `connections` visits the open connections (under the server's lock).
     init(queue: DispatchQueue, connections: @escaping @Sendable ((HTTPConnection) -> Void) -> Void) {
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        let (seconds, attoseconds) = Self.interval.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        let nanoseconds = Int(clamping: Self.interval.saturatingNanoseconds)
         timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds),
                        leeway: .nanoseconds(nanoseconds / 4))
         timer.setEventHandler {

@@ -2,19 +2,18 @@ import Dispatch
 
 extension HTTPConnection {
     func deadline(after duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        let nanos = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
-        return DispatchTime.now().uptimeNanoseconds &+ UInt64(nanos)
+        let (deadline, overflow) = DispatchTime.now().uptimeNanoseconds.addingReportingOverflow(duration.saturatingNanoseconds)
+        return overflow ? .max : deadline
     }
 
     /// Publishes the earliest pending deadline for the server's `DeadlineSweeper`: a store, not a
     /// timer rescheduled per request (which cost an eventfd write into libdispatch each time).
     func publishDeadline() {
         guard phase != .closed else { return }
-        var next = UInt64.max
-        for candidate in [headerDeadline, idleDeadline, bodyDeadline, handlerDeadline, sendDeadline, lingerDeadline] {
-            if let candidate, candidate < next { next = candidate }
-        }
+        // Pairwise, not over an array: this runs several times per request.
+        let first = min(min(headerDeadline ?? .max, idleDeadline ?? .max), bodyDeadline ?? .max)
+        let second = min(min(handlerDeadline ?? .max, sendDeadline ?? .max), lingerDeadline ?? .max)
+        let next = min(first, second)
         nextDeadline.store(next, ordering: .relaxed)
     }
 

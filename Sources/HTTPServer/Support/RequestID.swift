@@ -19,14 +19,11 @@ public enum RequestID {
     public static func generate() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
         let digits: StaticString = "0123456789abcdef"
+        let high = mix(n &+ keys.0), low = mix(n ^ keys.1)
         return String(unsafeUninitializedCapacity: 32) { out in
-            var i = 0
-            for var word in [mix(n &+ keys.0), mix(n ^ keys.1)] {
-                for _ in 0..<16 {
-                    out[i] = digits.utf8Start[Int(word & 0xF)]
-                    word >>= 4
-                    i += 1
-                }
+            for i in 0..<16 {
+                out[i] = digits.utf8Start[Int((high >> (4 * i)) & 0xF)]
+                out[16 + i] = digits.utf8Start[Int((low >> (4 * i)) & 0xF)]
             }
             return 32
         }
