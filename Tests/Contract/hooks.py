@@ -5,7 +5,8 @@ passes them in CONTRACT_NAME, CONTRACT_DIGEST and CONTRACT_JOB. Generated path p
 strings that almost never name anything stored, so without help every `{ref}` request is a 404. Here
 a case whose path parameters were generated valid (positive) gets, in two cases out of three, `{ref}`
 replaced by the seeded name or digest (and `{id}` by the seeded job; in /v1/tokens/{id}, by the read
-token seed.py made, CONTRACT_VICTIM), so that the 200/204/206/304/416/422 paths of every operation
+token seed.py made, CONTRACT_VICTIM; the hub routes' `{view}`, `{revision}` and `{file}` by ones that
+exist), so that the 200/204/206/304/416/422 paths of every operation
 are reached too. The choice is a function of the generated value (CRC-32), so a run with a fixed
 --seed makes the same requests.
 
@@ -79,6 +80,18 @@ def map_case(context, case):
             choice = _pick(updated["ref"], [NAME, DIGEST])
             if choice is not None:
                 updated["ref"] = choice
+        # The hub routes: a view that exists (original, or squeezed to rank 2: the seed has rank 4),
+        # revision main, and the file a PEFT repository has.
+        if "view" in updated:
+            choice = _pick(updated["view"], ["original", "r2", "r2-bf16"])
+            if choice is not None:
+                updated["view"] = choice
+        if "revision" in updated and _pick(updated["revision"], ["main"]) is not None:
+            updated["revision"] = "main"
+        if path.startswith("/hub/") and "file" in updated:
+            choice = _pick(updated["file"], ["adapter_config.json", "adapter_model.safetensors"])
+            if choice is not None:
+                updated["file"] = choice
         if "id" in updated:
             target = VICTIM if path == TOKEN_PATH else JOB
             if target and _pick(updated["id"], [target]) is not None:

@@ -20,6 +20,8 @@ struct RouteAccessTableTests {
         "POST /v1/normalize": "write",
         "DELETE /v1/adapters/{ref}": "admin", "POST /v1/tokens": "admin", "GET /v1/tokens": "admin",
         "DELETE /v1/tokens/{id}": "admin", "GET /v1/audit": "admin",
+        "GET /hub/{view}/api/models/{ref}": "read", "GET /hub/{view}/api/models/{ref}/revision/{revision}": "read",
+        "GET /hub/{view}/api/models/{ref}/tree/{revision}": "read", "GET /hub/{view}/{ref}/resolve/{revision}/{file}": "read",
     ]
 
     @Test("every route declares the issue's scope, and every named route has its namespaced twin")
@@ -136,7 +138,7 @@ struct RouteAccessTableTests {
     static func request(_ method: String, _ path: String, digest: String, job: String) -> (String, String, String?) {
         var target = path
         let values = ["{namespace}": "team-a", "{digest}": digest, "{file}": "adapter_config.json", "{rank}": "2",
-                      "{archive}": "2.tar", "{id}": path.hasPrefix("/v1/jobs") ? job : "0123456789abcdef"]
+                      "{archive}": "2.tar", "{view}": "r2", "{revision}": "main", "{id}": path.hasPrefix("/v1/jobs") ? job : "0123456789abcdef"]
         for (key, value) in values { target = target.replacingOccurrences(of: key, with: value) }
         let twin = path.contains("{namespace}")
         switch (method, path.hasPrefix("/v1/names")) {

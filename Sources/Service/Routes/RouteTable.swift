@@ -21,9 +21,13 @@ struct RouteTable {
     let authenticator: Authenticator
     let audit: AuditTrail
 
+    /// A change every error answer of a family of routes gets (the hub routes' `X-Error-Code`).
+    typealias Refinement = @Sendable (HTTPError) -> HTTPError
+
     mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
+                      refine: Refinement? = nil,
                       _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
-        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, immediate: nil, body)
+        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, immediate: nil, refine: refine, body)
     }
 
     /// Adds an open route (a probe, the API description) that can answer without suspending: on the
@@ -32,11 +36,11 @@ struct RouteTable {
     mutating func addOpen(_ method: HTTPMethod, _ pattern: String,
                           immediate: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse?,
                           _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
-        add(method, pattern, access: .open, maxBodyBytes: nil, immediate: immediate) { request, _ in try await body(request) }
+        add(method, pattern, access: .open, maxBodyBytes: nil, immediate: immediate, refine: nil) { request, _ in try await body(request) }
     }
 
     private mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int?,
-                              immediate: (@Sendable (HTTPRequest) throws -> HTTPResponse?)?,
+                              immediate: (@Sendable (HTTPRequest) throws -> HTTPResponse?)?, refine: Refinement?,
                               _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
         routes.append(Registration(method: method.rawValue, path: Self.openAPIPath(pattern), access: access))
         let (metrics, logger, authenticator, audit) = (self.metrics, self.logger, self.authenticator, self.audit)
@@ -55,7 +59,7 @@ struct RouteTable {
                 guard let answered = try immediate(request) else { return nil }
                 response = answered
             } catch {
-                response = Self.problem(error, request: request, metrics: metrics, logger: logger)
+                response = Self.problem(error, request: request, metrics: metrics, logger: logger, refine: refine)
             }
             finish(request, response, since: start)
             return response
@@ -75,7 +79,7 @@ struct RouteTable {
                     caller = refusal.caller
                     thrown = refusal.error
                 }
-                response = Self.problem(thrown, request: request, metrics: metrics, logger: logger)
+                response = Self.problem(thrown, request: request, metrics: metrics, logger: logger, refine: refine)
             }
             if let caller, AuditTrail.audits(request.method, access) {
                 await audit.record(request, pattern: pattern, caller: caller, status: response.status.code,
@@ -88,8 +92,10 @@ struct RouteTable {
 
     /// The problem+json answer to an error a route threw, counted by type; a server error is logged
     /// (a refusal to overload, 503 and 507, and a client gone away are not server errors).
-    static func problem(_ error: any Error, request: HTTPRequest, metrics: ServiceMetrics, logger: Logger) -> HTTPResponse {
-        let problem = SecretRedaction.redact(ServiceError.http(error))
+    static func problem(_ error: any Error, request: HTTPRequest, metrics: ServiceMetrics, logger: Logger,
+                        refine: Refinement? = nil) -> HTTPResponse {
+        var problem = SecretRedaction.redact(ServiceError.http(error))
+        if let refine { problem = refine(problem) }
         metrics.problem(problem.type)
         if problem.status.code >= 500, problem.status.code != 503, problem.status.code != 507, !(error is CancellationError) {
             logger.error("\(request.method) \(SecretRedaction.redact(request.path)) failed: \(error)", metadata: ["request-id": "\(request.requestID)"])
@@ -103,9 +109,10 @@ struct RouteTable {
     /// patterns, and `AdapterName.reservedLocalParts` keeps the words that follow a name from being
     /// a name's second part, so every path has one owner.
     mutating func addNamed(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
+                           refine: Refinement? = nil,
                            _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
-        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, body)
-        add(method, Self.namespaced(pattern), access: access, maxBodyBytes: maxBodyBytes, body)
+        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, refine: refine, body)
+        add(method, Self.namespaced(pattern), access: access, maxBodyBytes: maxBodyBytes, refine: refine, body)
     }
 
     /// The parameters `addNamed` splits in two.

@@ -27,6 +27,7 @@ extension AdapterService {
         addJobRoutes(&table)
         addOperationsRoutes(&table)
         addAccessRoutes(&table)
+        addHubRoutes(&table)
         return table
     }
 
