@@ -28,7 +28,8 @@ pydeps:
 	  || python3 -m pip install -q numpy safetensors openapi-spec-validator
 
 # The test command (README, CI): every Swift Testing suite, the interop and OpenAPI checks,
-# the contract test (schemathesis against the served spec), 20 crash-test cycles, then every fuzz
+# the contract test (schemathesis against the served spec), the Hub protocol with three
+# huggingface_hub versions (Tests/Hub), 20 crash-test cycles, then every fuzz
 # target for 30 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
 # build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
 # The HTTP server's suites still run on their own: their timeouts are real (a 2 s body timeout), and
@@ -44,6 +45,7 @@ test: deps pydeps
 	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
 	bash Tests/Contract/run.sh .build/debug/lora-squeeze
+	bash Tests/Hub/run.sh .build/debug/lora-squeeze
 	python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
 	bash Fuzz/run.sh 30
 	@rm -rf $(SWIFT_TMP)/TemporaryDirectory.*

