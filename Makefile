@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth clean
+.PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -104,6 +104,10 @@ bench-flood: release
 # Auth on against --auth off, same binary, alternating wrk rounds; see Benchmarks/README.md.
 bench-auth: release
 	bash Benchmarks/auth.sh
+
+# huggingface_hub's snapshot_download from /hub/r16, cold and warm, against nginx; see Benchmarks/README.md.
+bench-hub: release
+	bash Benchmarks/hub.sh
 
 clean:
 	rm -rf .build
