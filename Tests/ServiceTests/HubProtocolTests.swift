@@ -245,4 +245,31 @@ struct HubProtocolTests {
             #expect(old.status == 404 && old.header("X-Error-Code") == "RevisionNotFound")
         }
     }
+
+    @Test("a damaged adapter file found by a hub download is a 500 blob-damaged, as on the API, and is quarantined")
+    func damagedOriginal() async throws {
+        let files = try ServiceFixtures.peft(seed: 1108)
+        let directory = AdapterFixture.temporaryDirectory("service-hub-damage")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var s = try await ServiceHarness.start(ServiceHarness.configuration(directory: directory))
+        do {
+            let digest = try await s.uploadPEFT(files, name: "fragile").digest
+            let weights = try SHA256.hash(files.weights).hex
+            await s.service.stop()
+            try FaultTests.damage(s, weights)
+            s = try await ServiceHarness.start(s.configuration)   // verified on the first read after a start
+            let download = try await s.get("/hub/original/fragile/resolve/main/adapter_model.safetensors")
+            #expect(try expectProblem(download, status: 500, detailContains: [digest, weights]).type == "/problems/blob-damaged")
+            #expect(download.header("X-Error-Message")?.contains(weights) == true)
+            let info = try await s.get("/hub/original/api/models/fragile")
+            #expect(try expectProblem(info, status: 500, detailContains: [digest]).type == "/problems/blob-damaged",
+                    "the repository is not described while its file is damaged")
+            #expect(try await s.get("/hub/r2/api/models/fragile").status == 500, "nor squeezed from it")
+            #expect(try await s.metrics().value("lora_squeeze_blobs_damaged_total", ["found_by": "read"]) == 1)
+            await s.service.stop()
+        } catch {
+            await s.service.stop()
+            throw error
+        }
+    }
 }

@@ -21,20 +21,21 @@ extension AdapterService {
         // one or two files, far below the Hub's 1000 entries a page, so it is always one page (no
         // `Link: rel="next"`); `recursive` and `expand` change nothing in a flat repository.
         t.addNamed(.get, "/hub/:view/api/models/:ref/tree/:revision", access: .scope(.read), refine: refine) { [self] request, caller in
-            try await hubServing(request, caller) { repo, _ in
-                .json(try JSONBody.encode(repo.files.map(HubDocuments.treeEntry)))
+            try await hubServing(request, caller) { served in
+                .json(try JSONBody.encode(served.repo.files.map(HubDocuments.treeEntry)))
             }
         }
         t.addNamed(.get, "/hub/:view/:ref/resolve/:revision/:file", access: .scope(.read), refine: refine) { [self] request, caller in
-            try await hubServing(request, caller) { [self] repo, blobs in
-                let path = request.pathParameters["file"] ?? ""
-                guard let file = repo.file(path), let blob = blobs[path] else {
+            try await hubServing(request, caller) { [self] served in
+                let (repo, path) = (served.repo, request.pathParameters["file"] ?? "")
+                guard let file = repo.file(path), let blob = served.blobs[path] else {
                     throw HubErrors.notFound(HubErrors.entryNotFound,
                                              "\(repo.id) has no file \"\(path.prefix(80))\" (files: \(repo.files.map(\.path).joined(separator: ", ")))")
                 }
                 let revision = request.pathParameters["revision"] ?? ""
                 var response = try await blobResponse(blob, contentType: Self.contentType(path), request: request,
-                                                      cacheControl: revision == repo.commit ? Self.immutable : "no-cache", of: nil)
+                                                      cacheControl: revision == repo.commit ? Self.immutable : "no-cache",
+                                                      of: served.owner)
                 response.headers["X-Repo-Commit"] = repo.commit
                 response.headers["X-Linked-Etag"] = "\"\(file.pointer.sha256.hex)\""
                 response.headers["X-Linked-Size"] = "\(file.pointer.size)"
@@ -44,25 +45,33 @@ extension AdapterService {
     }
 
     private func hubModelInfo(_ request: HTTPRequest, _ caller: Caller) async throws -> HTTPResponse {
-        try await hubServing(request, caller) { [self] repo, _ in
-            let record = try await record(request, caller)
-            var response = HTTPResponse.json(try JSONBody.encode(HubDocuments.modelInfo(repo, baseModel: record.baseModel)))
+        try await hubServing(request, caller) { served in
+            var response = HTTPResponse.json(try JSONBody.encode(HubDocuments.modelInfo(served.repo, baseModel: served.record.baseModel)))
             response.headers["Cache-Control"] = "no-cache"
             return response
         }
     }
 
+    /// What one hub request serves: the repository, the blob behind each of its files, the adapter,
+    /// and whose files they are when they are the adapter's own (nil for a squeeze's, see `checkBlob`).
+    struct HubServed {
+        let repo: HubRepository
+        let blobs: [String: SHA256Digest]
+        let record: AdapterRecord
+        let owner: AdapterRecord?
+    }
+
     /// Builds the repository the request's view shows of its adapter, checks the revision, and
     /// answers with `body`; a cached squeeze evicted in between is computed again once.
     private func hubServing(_ request: HTTPRequest, _ caller: Caller,
-                            _ body: (HubRepository, [String: SHA256Digest]) async throws -> HTTPResponse) async throws -> HTTPResponse {
+                            _ body: (HubServed) async throws -> HTTPResponse) async throws -> HTTPResponse {
         let view = try HubView(parsing: request.pathParameters["view"] ?? "", maxRank: limits.maxRank)
         let record = try await record(request, caller)
         let id = request.pathParameters["ref"] ?? ""
         func attempt() async throws -> HTTPResponse {
-            let (repo, blobs) = try await hubRepository(id: id, record: record, view: view, request: request)
-            try Self.checkRevision(request.pathParameters["revision"] ?? "main", repo: repo, adapter: record.digest)
-            return try await body(repo, blobs)
+            let served = try await hubRepository(id: id, record: record, view: view, request: request)
+            try Self.checkRevision(request.pathParameters["revision"] ?? "main", repo: served.repo, adapter: record.digest)
+            return try await body(served)
         }
         do {
             return try await attempt()
@@ -73,8 +82,7 @@ extension AdapterService {
     }
 
     /// The files `view` serves of `record` (computing the squeeze on first use), as a repository.
-    func hubRepository(id: String, record: AdapterRecord, view: HubView,
-                       request: HTTPRequest) async throws -> (HubRepository, [String: SHA256Digest]) {
+    func hubRepository(id: String, record: AdapterRecord, view: HubView, request: HTTPRequest) async throws -> HubServed {
         var files: [(path: String, digest: SHA256Digest)] = []
         let modified: Date
         switch view {
@@ -97,7 +105,8 @@ extension AdapterService {
             sized.append((file.path, file.digest, size))
         }
         let repo = try HubRepository(id: id, files: sized, lastModified: modified, isPrivate: authenticator.enabled)
-        return (repo, Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.digest) }))
+        return HubServed(repo: repo, blobs: Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.digest) }),
+                         record: record, owner: view == .original ? record : nil)
     }
 
     /// `main`, the repository's commit id and the adapter's digest name what is served now; any
