@@ -183,9 +183,9 @@ def filter_failure(context, failure, case, response):
     if (operation == "uploadAdapter" and response.status_code in UPLOAD_CONTENT_PROBLEMS and kind.startswith("/problems/")
             and kind not in ("/problems/invalid-name", "/problems/invalid-request")):  # those are about `?name=`
         return False
-    # merged.safetensors: method, energy, oversample, power_iters and seed only mean something for
+    # delta.safetensors: method, energy, oversample, power_iters and seed only mean something for
     # the squeezed form (?rank=); OpenAPI has no way to say one query parameter needs another.
-    if (operation == "getMergedDelta" and response.status_code == 400 and kind == "/problems/invalid-options"
+    if (operation in ("getDelta", "getDeltaInNamespace") and response.status_code == 400 and kind == "/problems/invalid-options"
             and "rank" not in case.query and "applies to the squeezed form" in str(problem.get("detail", ""))):
         return False
     # expiresIn: its form is a pattern, but its range (1 s to 3650 days, so not "0d" or "99999d") is

@@ -88,7 +88,7 @@ struct BadInputTests {
             BadRequest(method: "GET", target: "/v1/adapters/\(zeros)/squeezed/4.tar", status: 404),
             BadRequest(method: "GET", target: "/v1/adapters/%2e%2e/squeezed/4/\(file)", status: 400),
             BadRequest(method: "GET", target: "/v1/adapters/a%2Fb%2Fc/squeezed/4/\(file)", status: 400),
-            BadRequest(method: "GET", target: "/v1/adapters/base/merged.safetensors?rank=65", status: 400),
+            BadRequest(method: "GET", target: "/v1/adapters/base/delta.safetensors?rank=65", status: 400),
         ]
     }()
 
@@ -109,7 +109,7 @@ struct BadInputTests {
             ("a%2Fb%2Fc", 400), ("a%2Fb", 404), ("a%00b", 400), (String(repeating: "n", count: 129), 400), ("%ff", 400),
         ]
         for (ref, status) in refs {
-            for suffix in ["", "/files/adapter_model.safetensors", "/merged.safetensors", "/spectrum", "/spectrum.svg"] {
+            for suffix in ["", "/files/adapter_model.safetensors", "/delta.safetensors", "/spectrum", "/spectrum.svg"] {
                 out.append(BadRequest(method: "GET", target: "/v1/adapters/\(ref)\(suffix)", status: status))
             }
             out.append(BadRequest(method: "DELETE", target: "/v1/adapters/\(ref)", status: status))

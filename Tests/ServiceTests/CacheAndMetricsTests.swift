@@ -103,7 +103,7 @@ struct CacheAndMetricsTests {
     func outputLargerThanBudget() async throws {
         // The squeeze is inserted, then the cache is trimmed to its budget; the new entry alone exceeds
         // it, so that trim deletes its blobs before the handler opens them (today: 500 "corrupt-blob …
-        // run a scrub" for the files, 500 for the tar, 422 naming a server path for merged?rank=).
+        // run a scrub" for the files, 500 for the tar, 422 naming a server path for delta?rank=).
         let files = try ServiceFixtures.peft(seed: 135)
         let source = try files.adapter()
         try await ServiceHarness.with({ $0.limits.cacheBudgetBytes = 100 }) { s in
@@ -119,9 +119,9 @@ struct CacheAndMetricsTests {
             }
             let tar = try await s.get(base + ".tar")
             #expect(tar.status == 200, "\(tar.text.prefix(300))")
-            let merged = try await s.get("/v1/adapters/\(digest)/merged.safetensors?rank=4")
-            #expect(merged.status == 200, "\(merged.text.prefix(300))")
-            #expect(!merged.text.contains(s.directory.path), "a problem must not reveal server paths")
+            let delta = try await s.get("/v1/adapters/\(digest)/delta.safetensors?rank=4")
+            #expect(delta.status == 200, "\(delta.text.prefix(300))")
+            #expect(!delta.text.contains(s.directory.path), "a problem must not reveal server paths")
         }
     }
 

@@ -57,33 +57,33 @@ struct CostBoundTests {
         }
     }
 
-    @Test("merged.safetensors goes through the cache: computed once, served as a file with its digest as ETag, bounded by max output")
-    func mergedCached() async throws {
+    @Test("delta.safetensors goes through the cache: computed once, served as a file with its digest as ETag, bounded by max output")
+    func deltaCached() async throws {
         let files = try ServiceFixtures.peft(seed: 313)
         try await ServiceHarness.with { s in
             let digest = try await s.uploadPEFT(files).digest
-            let first = try await s.get("/v1/adapters/\(digest)/merged.safetensors?dtype=f32")
+            let first = try await s.get("/v1/adapters/\(digest)/delta.safetensors?dtype=f32")
             #expect(first.status == 200)
             let etag = try #require(first.header("ETag"))
             #expect(etag.count == 66, "a blob digest: \(etag)")
             #expect(first.header("Content-Length") == String(first.body.count))
             let before = try await s.metrics()
-            let second = try await s.get("/v1/adapters/\(digest)/merged.safetensors?dtype=f32")
+            let second = try await s.get("/v1/adapters/\(digest)/delta.safetensors?dtype=f32")
             #expect(second.body == first.body && second.header("ETag") == etag)
             let after = try await s.metrics()
             #expect(after.value("lora_squeeze_cache_hits_total") == before.value("lora_squeeze_cache_hits_total") + 1)
             #expect(after.value("lora_squeeze_squeeze_duration_seconds_count") == before.value("lora_squeeze_squeeze_duration_seconds_count"))
-            #expect(try await s.get("/v1/adapters/\(digest)/merged.safetensors?dtype=f32", headers: [("If-None-Match", etag)]).status == 304)
-            let ranged = try await s.get("/v1/adapters/\(digest)/merged.safetensors?dtype=f32", headers: [("Range", "bytes=0-7")])
+            #expect(try await s.get("/v1/adapters/\(digest)/delta.safetensors?dtype=f32", headers: [("If-None-Match", etag)]).status == 304)
+            let ranged = try await s.get("/v1/adapters/\(digest)/delta.safetensors?dtype=f32", headers: [("Range", "bytes=0-7")])
             #expect(ranged.status == 206 && ranged.body == Array(first.body.prefix(8)))
-            // The merged file is the dense ΔW of every module: one out×in tensor each.
-            let merged = try SafetensorsFile(bytes: first.body)
-            #expect(merged.tensors.count == ServiceFixtures.modules.count)
+            // The delta file is the dense ΔW of every module: one out×in tensor each.
+            let delta = try SafetensorsFile(bytes: first.body)
+            #expect(delta.tensors.count == ServiceFixtures.modules.count)
         }
         try await ServiceHarness.with({ $0.limits.maxOutputBytes = 1000 }) { s in
             let digest = try await s.uploadPEFT(files).digest
-            try expectProblem(try await s.get("/v1/adapters/\(digest)/merged.safetensors"), status: 422,
-                              detailContains: ["merged deltas", "max output"], "merged past the limit")
+            try expectProblem(try await s.get("/v1/adapters/\(digest)/delta.safetensors"), status: 422,
+                              detailContains: ["dense deltas", "max output"], "a delta past the limit")
         }
     }
 

@@ -5,7 +5,7 @@ import TestSupport
 @testable import Service
 
 /// Damaged bytes are never served: a blob is verified on its first read after a start on every path
-/// (download, tar, squeeze, merged), and by the background scrub; a damaged one is quarantined.
+/// (download, tar, squeeze, delta), and by the background scrub; a damaged one is quarantined.
 @Suite("Faults: damaged blobs never served, quarantined, repaired by a re-upload")
 struct FaultTests {
     /// Overwrites one byte of a stored blob, as disk damage would (the service must be stopped or the
@@ -39,7 +39,7 @@ struct FaultTests {
             let problem = try expectProblem(download, status: 500, detailContains: [digest, weights])
             #expect(problem.type == "/problems/blob-damaged")
             for url in ["/v1/adapters/\(digest)/squeezed/4/adapter_model.safetensors", "/v1/adapters/\(digest)/squeezed/4.tar",
-                        "/v1/adapters/\(digest)/merged.safetensors", "/v1/adapters/\(digest)/files/adapter_model.safetensors"] {
+                        "/v1/adapters/\(digest)/delta.safetensors", "/v1/adapters/\(digest)/files/adapter_model.safetensors"] {
                 #expect(try expectProblem(try await s.get(url), status: 500, detailContains: [digest]).type == "/problems/blob-damaged")
             }
             #expect(try await s.get("/v1/blobs/\(weights)").status == 500)
@@ -123,7 +123,7 @@ struct FaultTests {
         try await ServiceHarness.with { s in
             let digest = try await s.uploadPEFT(try ServiceFixtures.peft(seed: 814)).digest
             for url in ["/v1/adapters/\(digest)/squeezed/4/adapter_model.safetensors", "/v1/adapters/\(digest)/squeezed/4.tar",
-                        "/v1/adapters/\(digest)/merged.safetensors?rank=4"] {
+                        "/v1/adapters/\(digest)/delta.safetensors?rank=4"] {
                 let head = try await s.client.request("HEAD", url)
                 #expect(head.status == 200, "\(url)")
                 #expect(head.header("Content-Length") == nil && head.header("ETag") == nil && head.header("Transfer-Encoding") == nil, "\(url)")

@@ -42,7 +42,7 @@ struct NamespaceTests {
                 #expect(detail == (try missing.decode(ProblemJSON.self).detail).replacingOccurrences(of: "team-a/nothing", with: String(hidden.dropFirst(13))),
                         "\(hidden): \(detail)")
             }
-            for path in ["files/adapter_model.safetensors", "squeezed/2/adapter_model.safetensors", "squeezed/2.tar", "spectrum", "merged.safetensors"] {
+            for path in ["files/adapter_model.safetensors", "squeezed/2/adapter_model.safetensors", "squeezed/2.tar", "spectrum", "delta.safetensors"] {
                 #expect(try await read.get("/v1/adapters/team-a/chat/\(path)").status == 200, "\(path)")
                 #expect(try await read.get("/v1/adapters/team-b/chat/\(path)").status == 404, "\(path)")
             }

@@ -37,9 +37,9 @@ struct OutputSizeTests {
         #expect(OutputSize.squeezed(sourceBytes: source, inspection, rank: 512, dtype: .bf16) < at512 / 2 + 100_000)
     }
 
-    @Test("merged: out × in per module (8 GB for Gemma-2B's linear layers in f32)")
-    func merged() throws {
-        let m = OutputSize.merged(try Self.gemma2B(), dtype: .f32)
+    @Test("delta: out × in per module (8 GB for Gemma-2B's linear layers in f32)")
+    func delta() throws {
+        let m = OutputSize.delta(try Self.gemma2B(), dtype: .f32)
         let dense: Int64 = 18 * (2048 * 2048 * 2 + 256 * 2048 * 2 + 16384 * 2048 * 3) * 4
         #expect(m >= dense && m < dense + 126 * OutputSize.headerSlackPerModule + 1)
     }
@@ -51,6 +51,6 @@ struct OutputSizeTests {
              "alpha": 1, "scale": 1, "ranks": [1], "energy": [1], "singularValues": [1]]]]
         let inspection = try JSONDecoder().decode(AdapterInspection.self, from: JSONSerialization.data(withJSONObject: json))
         #expect(OutputSize.squeezed(sourceBytes: 0, inspection, rank: 512, dtype: nil) == .max)
-        #expect(OutputSize.merged(inspection, dtype: nil) == .max)
+        #expect(OutputSize.delta(inspection, dtype: nil) == .max)
     }
 }

@@ -51,21 +51,22 @@ extension AdapterService {
         return nil
     }
 
-    /// For HEAD: the cached merged deltas if they exist, else nil after a GET's checks.
-    func cachedMerged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?) async throws -> CacheEntry? {
-        let (key, inspection) = try mergedKey(record, squeeze: squeeze, dtype: dtype)
+    /// For HEAD: the cached dense deltas if they exist, else nil after a GET's checks.
+    func cachedDelta(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?) async throws -> CacheEntry? {
+        let (key, inspection) = try deltaKey(record, squeeze: squeeze, dtype: dtype)
         if let entry = try await store.read({ try $0.cachePeek(key) }) { return entry }
         if var squeeze {
             squeeze.dtype = nil
             let (_, canonical, _) = try cacheKey(record, squeeze)
             _ = try checkSqueeze(record, canonical, inspection)
         }
-        try checkOutputSize(OutputSize.merged(inspection, dtype: dtype), what: "the merged deltas")
+        try checkOutputSize(OutputSize.delta(inspection, dtype: dtype), what: "the dense deltas")
         return nil
     }
 
-    /// The cache key of the merged deltas.
-    func mergedKey(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?) throws -> (CacheKey, AdapterInspection) {
+    /// The cache key of the dense deltas (`delta;…`: the files cached as `merged;…` before the tensors
+    /// were renamed are other bytes, so they are never served for it; eviction removes them).
+    func deltaKey(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?) throws -> (CacheKey, AdapterInspection) {
         let inspection = try inspections.inspection(record)
         let rank: Int
         let sourceOptions: String
@@ -79,27 +80,27 @@ extension AdapterService {
             sourceOptions = "source"
         }
         return (try CacheKey(adapter: record.digest, rank: rank,
-                             options: "merged;dtype=\(dtype?.rawValue ?? "input");from=\(sourceOptions)"), inspection)
+                             options: "delta;dtype=\(dtype?.rawValue ?? "input");from=\(sourceOptions)"), inspection)
     }
 
-    /// The cached merged deltas of `record` (of its squeeze by `squeeze`, when given), in `dtype`.
-    func merged(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?, client: String?) async throws -> CacheEntry {
-        let (key, inspection) = try mergedKey(record, squeeze: squeeze, dtype: dtype)
+    /// The cached dense deltas of `record` (of its squeeze by `squeeze`, when given), in `dtype`.
+    func delta(_ record: AdapterRecord, squeeze: SqueezeRequest?, dtype: DType?, client: String?) async throws -> CacheEntry {
+        let (key, inspection) = try deltaKey(record, squeeze: squeeze, dtype: dtype)
         if let hit = try await store.read({ try $0.cacheLookup(key) }) { return hit }
         var source = record
         if var squeeze {
-            squeeze.dtype = nil   // the merged file has its own dtype; the squeeze keeps the input's
+            squeeze.dtype = nil   // the delta file has its own dtype; the squeeze keeps the input's
             let entry = try await squeezed(record, squeeze, client: client)
             source.configBlob = entry.configBlob
             source.weightsBlob = entry.weightsBlob
         }
-        let size = OutputSize.merged(inspection, dtype: dtype)
-        try checkOutputSize(size, what: "the merged deltas")
+        let size = OutputSize.delta(inspection, dtype: dtype)
+        try checkOutputSize(size, what: "the dense deltas")
         let produceSource = source
         let fromCache = squeeze != nil
         return try await computeOnce(key, outputBytes: size, client: client, modules: record.moduleCount,
-                                     label: "merged [\(key.options)]") { [self] flag in
-            try produceMerged(produceSource, fromCache: fromCache, dtype: dtype, flag: flag)
+                                     label: "delta [\(key.options)]") { [self] flag in
+            try produceDelta(produceSource, fromCache: fromCache, dtype: dtype, flag: flag)
         }
     }
 
@@ -186,18 +187,18 @@ extension AdapterService {
     }
 
     /// Computes the dense deltas panel by panel into a new blob (blocking; runs on the compute pool).
-    private func produceMerged(_ record: AdapterRecord, fromCache: Bool, dtype: DType?,
+    private func produceDelta(_ record: AdapterRecord, fromCache: Bool, dtype: DType?,
                                flag: CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest) {
         if fromCache {   // a squeeze's output: verified like the source
             for blob in [record.configBlob, record.weightsBlob].compactMap({ $0 }) { try checkBlob(blob, of: nil) }
         }
-        let merged = try MergedDelta(adapter: try fromCache ? loadUnchecked(record) : load(record), dtype: dtype)
+        let delta = try DenseDelta(adapter: try fromCache ? loadUnchecked(record) : load(record), dtype: dtype)
         let writer = try catalog.blobs.makeWriter()
         do {
-            try writer.append(merged.header)
-            for entry in merged.entries {
+            try writer.append(delta.header)
+            for entry in delta.entries {
                 if flag.isRaised { throw CancellationError() }
-                try merged.write(entry) { try writer.append($0) }
+                try delta.write(entry) { try writer.append($0) }
             }
         } catch {
             writer.abort()

@@ -95,7 +95,7 @@ public final class AdapterService: Sendable {
     /// when stored, so a failure here is the server's (a damaged or missing blob): a 500 without
     /// paths — unless the adapter is over limits lowered since it was stored, which is said as such.
     func load(_ record: AdapterRecord) throws -> LoRAAdapter {
-        // Verified before it is read, on every path (squeeze, merged, normalize): a damaged source
+        // Verified before it is read, on every path (squeeze, delta, normalize): a damaged source
         // must never be squeezed into a fresh blob that hashes correctly.
         if record.damaged { throw BlobDamaged(blob: nil, adapter: record.digest) }
         do {

@@ -27,8 +27,8 @@ enum OutputSize {
         return checked(total, rest, add: true) ?? .max
     }
 
-    /// The merged deltas (`out × in` per module) in `dtype` (nil: each module's own).
-    static func merged(_ inspection: AdapterInspection, dtype: DType?) -> Int64 {
+    /// The dense deltas (`out × in` per module) in `dtype` (nil: each module's own).
+    static func delta(_ inspection: AdapterInspection, dtype: DType?) -> Int64 {
         var total = Int64(0)
         for m in inspection.modules {
             let width = Int64(outputType(m, dtype).byteWidth)

@@ -17,7 +17,7 @@ public struct ServiceLimits: Sendable, Equatable {
     /// The largest deployment rank a request may ask for (400 past it): 512 is the largest
     /// `max_lora_rank` vLLM accepts.
     public var maxRank: Int = 512
-    /// The largest file one request may have computed — a squeezed adapter's weights or a merged
+    /// The largest file one request may have computed — a squeezed adapter's weights or a dense
     /// delta — computed from the request and the adapter's shapes before any work (422 past it).
     /// Outputs stream to disk, so this bounds disk and time per request, not memory.
     public var maxOutputBytes: Int64 = 4 << 30

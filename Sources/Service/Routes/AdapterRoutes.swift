@@ -70,7 +70,8 @@ extension AdapterService {
         }
 
         t.addNamed(.delete, "/v1/names/:name", access: .scope(.write)) { [self] request, caller in
-            let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
+            // A name made before its second part was reserved can still be removed.
+            let name = try AdapterName(stored: request.pathParameters["name"] ?? "")
             try caller.requireNameAllowed(name)
             guard try await store.write({ try $0.removeName(name) }) != nil else {
                 throw HTTPError(.notFound, type: "not-found", detail: "no adapter is named \(name)")

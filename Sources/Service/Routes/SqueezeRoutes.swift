@@ -124,9 +124,10 @@ extension AdapterService {
             return try await withCached(r, { try await squeezed(r, squeeze, client: Self.client(request)) }, respond)
         }
 
-        // merged.safetensors: the dense ΔW of every module (of the squeezed form with ?rank=),
-        // computed once into the cache like a squeeze, then served as a file.
-        t.addNamed(.get, "/v1/adapters/:ref/merged.safetensors", access: .scope(.read)) { [self] request, caller in
+        // delta.safetensors: the dense ΔW of every module (of the squeezed form with ?rank=), each
+        // tensor named delta.<base weight>, computed once into the cache like a squeeze, then served
+        // as a file.
+        t.addNamed(.get, "/v1/adapters/:ref/delta.safetensors", access: .scope(.read)) { [self] request, caller in
             let r = try await record(request, caller)
             var squeeze: SqueezeRequest?
             if let rankText = request.queryValue("rank") {
@@ -145,13 +146,36 @@ extension AdapterService {
                                        cacheControl: Self.computedCacheControl, of: nil)
             }
             if request.method == .head {
-                guard let entry = try await cachedMerged(r, squeeze: squeeze, dtype: dtype) else {
+                guard let entry = try await cachedDelta(r, squeeze: squeeze, dtype: dtype) else {
                     return Self.notComputedYet(contentType: "application/octet-stream")
                 }
                 return try await respond(entry)
             }
-            return try await withCached(r, { try await merged(r, squeeze: squeeze, dtype: dtype, client: Self.client(request)) }, respond)
+            return try await withCached(r, { try await delta(r, squeeze: squeeze, dtype: dtype, client: Self.client(request)) }, respond)
         }
+
+        // merged.safetensors was the delta's first name, a trap: its tensors were named like the base
+        // weights, so loading it as weights replaced each weight by its update. It moved for good;
+        // clients that follow redirects get the delta, under its new tensor names.
+        // The adapter is resolved first, so a bad or unknown reference gets its own 400 or 404.
+        t.addNamed(.get, "/v1/adapters/:ref/merged.safetensors", access: .scope(.read)) { [self] request, caller in
+            _ = try await record(request, caller)
+            return try Self.movedDelta(query: request.head.query)
+        }
+    }
+
+    /// 301 to `delta.safetensors` in the same directory, the query kept (a relative reference, so it
+    /// holds for the namespaced form and behind a proxy's path prefix). The query is the parser's
+    /// validated request-target, so it is safe in a header.
+    static func movedDelta(query: String?) throws -> HTTPResponse {
+        let location = DenseDelta.fileName + (query.map { "?" + $0 } ?? "")
+        var response = HTTPResponse.json(try JSONBody.encode(["moved": location,
+            "detail": "merged.safetensors is now delta.safetensors: the same dense updates, each tensor named delta.<base weight name> so that it can never be loaded as weights"]),
+            status: .movedPermanently)
+        response.headers["Location"] = location
+        response.headers["Link"] = "<\(location)>; rel=\"successor-version\""
+        response.headers["Cache-Control"] = "no-cache"
+        return response
     }
 }
 

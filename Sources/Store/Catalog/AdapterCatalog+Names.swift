@@ -41,7 +41,7 @@ extension AdapterCatalog {
     func fetchNames(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> [AdapterName] {
         try connection.query("SELECT name FROM names WHERE adapter_digest = ? ORDER BY name", [digest.hex]) { row in
             let text = try row.column(0) as String
-            guard let name = try? AdapterName(validating: text) else {
+            guard let name = try? AdapterName(stored: text) else {
                 throw CatalogError.corruptRow(table: "names", column: "name", value: text)
             }
             return name

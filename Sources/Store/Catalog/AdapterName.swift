@@ -14,7 +14,7 @@ public struct AdapterName: Hashable, Comparable, ValidatedString, CustomStringCo
     public static let maxLength = 2 * maxPartLength + 1
     /// Words that cannot be the second part of a namespaced name: they follow a name in the API's paths.
     public static let reservedLocalParts: Set<String> = [
-        "files", "squeezed", "merged", "merged.safetensors", "spectrum", "spectrum.svg", "pin",
+        "files", "squeezed", "merged", "merged.safetensors", "delta.safetensors", "spectrum", "spectrum.svg", "pin",
     ]
 
     public let rawValue: String
@@ -34,6 +34,20 @@ public struct AdapterName: Hashable, Comparable, ValidatedString, CustomStringCo
         }
         rawValue = text
     }
+
+    /// A name read back from the catalog: valid under every rule but, possibly, the reserved words,
+    /// which grow as the API gains paths (`delta.safetensors` joined later than names could be made).
+    /// A name stored before its second part was reserved stays readable, by digest, and in the
+    /// one-segment form of a path (`team-a%2Fdelta.safetensors`); only its two-segment form is taken.
+    public init(stored text: String) throws(AdapterNameError) {
+        do {
+            try self.init(validating: text)
+        } catch .reservedWord {
+            self.init(unchecked: text)   // the reserved-word rule is checked last: every other one held
+        }
+    }
+
+    private init(unchecked text: String) { rawValue = text }
 
     private static func checkPart(_ part: ArraySlice<UInt8>, of text: String, at start: Int) throws(AdapterNameError) {
         guard !part.isEmpty else { throw .emptyPart(text) }

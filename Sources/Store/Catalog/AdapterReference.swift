@@ -3,12 +3,13 @@ public enum AdapterReference: Hashable, Sendable, CustomStringConvertible {
     case digest(SHA256Digest)
     case name(AdapterName)
 
-    /// A digest when `text` is 64 lowercase hex characters, otherwise a name (validated).
+    /// A digest when `text` is 64 lowercase hex characters, otherwise a name (validated as a stored
+    /// name is: a name made before its second part became a reserved word can still be looked up).
     public init(parsing text: String) throws(CatalogError) {
         if let digest = SHA256Digest(text) {
             self = .digest(digest)
         } else {
-            do { self = .name(try AdapterName(validating: text)) } catch {
+            do { self = .name(try AdapterName(stored: text)) } catch {
                 throw .invalidReference(text, error)
             }
         }

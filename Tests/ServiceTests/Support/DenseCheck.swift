@@ -95,17 +95,17 @@ enum ServedCheck {
         }
     }
 
-    /// A merged.safetensors holds, for every module of `reference`, a tensor `<name>.weight` equal to the
+    /// A delta.safetensors holds, for every module of `reference`, a tensor `delta.<name>.weight` equal to the
     /// module's `scale·B·A` (formed by loops in Double) within `tolerance`·‖ΔW‖: shape [out, in], or for an
     /// embedding the transpose [in, out] (the embedding table's own layout).
     /// F32 output rounds each element once (2⁻²⁴ relative), so 1e-6 of the norm has a margin of ten.
-    static func merged(_ file: SafetensorsFile, reference: LoRAAdapter, tolerance: Double = 1e-6,
+    static func delta(_ file: SafetensorsFile, reference: LoRAAdapter, tolerance: Double = 1e-6,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(file.tensors.count == reference.modules.count, "\(file.tensors.count) tensors for \(reference.modules.count) modules",
                 sourceLocation: sourceLocation)
         for m in reference.modules {
-            guard let t = file.tensors.first(where: { $0.name == m.name + ".weight" }) else {
-                Issue.record("merged.safetensors has no \(m.name).weight", sourceLocation: sourceLocation)
+            guard let t = file.tensors.first(where: { $0.name == "delta." + m.name + ".weight" }) else {
+                Issue.record("delta.safetensors has no delta.\(m.name).weight", sourceLocation: sourceLocation)
                 continue
             }
             let transposed = m.kind == .embedding

@@ -34,7 +34,12 @@ struct AdapterNameTests {
         for word in AdapterName.reservedLocalParts.sorted() {
             #expect(throws: AdapterNameError.reservedWord("team/\(word)", word: word)) { try AdapterName(validating: "team/\(word)") }
             #expect(try AdapterName(validating: word).rawValue == word, "a keyword is still a bare name")
+            // Read back from a catalog written before the word was reserved: still a name.
+            #expect(try AdapterName(stored: "team/\(word)").rawValue == "team/\(word)")
         }
+        // Only the reserved-word rule is relaxed for stored names.
+        #expect(throws: AdapterNameError.tooManyParts("a/b/delta.safetensors")) { try AdapterName(stored: "a/b/delta.safetensors") }
+        #expect(throws: AdapterNameError.invalidFirstCharacter("-a/delta.safetensors")) { try AdapterName(stored: "-a/delta.safetensors") }
         let hex = String(repeating: "ab", count: 32)
         for (text, reason) in [("a/b/c", AdapterNameError.tooManyParts("a/b/c")), ("/a", .emptyPart("/a")), ("a/", .emptyPart("a/")),
                                ("/", .emptyPart("/")), ("a/.b", .invalidFirstCharacter("a/.b")), ("a/-b", .invalidFirstCharacter("a/-b")),

@@ -4,12 +4,12 @@ import Testing
 @testable import SqueezeEngine
 import TestSupport
 
-@Suite("Merged dense updates")
-struct MergedDeltaTests {
+@Suite("Dense deltas")
+struct DenseDeltaTests {
     @Test("every module's ΔW = s·B·A, in the base weight's layout, streamed in panels",
           arguments: [DType.f32, .bf16])
-    func merged(_ dtype: DType) throws {
-        let dir = AdapterFixture.temporaryDirectory("merged")
+    func delta(_ dtype: DType) throws {
+        let dir = AdapterFixture.temporaryDirectory("delta")
         defer { try? FileManager.default.removeItem(at: dir) }
         let modules: [AdapterFixture.Module] = [
             .init("model.layers.0.self_attn.q_proj", out: 40, in: 24, rank: 6),
@@ -18,16 +18,16 @@ struct MergedDeltaTests {
         try AdapterFixture.makePEFT(at: dir, modules: modules, rank: 6, alpha: 12,
                                     rankPattern: ["embed_tokens": 4], dtype: dtype)
         let adapter = try LoRAAdapter.load(at: dir)
-        let merged = try MergedDelta(adapter: adapter, dtype: .f32)
+        let delta = try DenseDelta(adapter: adapter, dtype: .f32)
         var bytes: [UInt8] = []
         // A tiny panel bound would be nicer; the default still splits nothing here, so check
         // the panel arithmetic separately below.
-        try merged.write { bytes += $0 }
-        #expect(bytes.count == merged.totalBytes)
+        try delta.write { bytes += $0 }
+        #expect(bytes.count == delta.totalBytes)
         let file = try SafetensorsFile(bytes: bytes)
         for m in adapter.modules {
             let (a, b) = try adapter.factors(of: m)
-            let entry = try #require(file.header.entry(named: m.name + ".weight"))
+            let entry = try #require(file.header.entry(named: "delta." + m.name + ".weight"), "named delta.<base weight>, never as the weight itself")
             let values = try file.floats(entry)
             let transposed = m.kind == .embedding
             #expect(entry.shape == (transposed ? [m.inFeatures, m.outFeatures] : [m.outFeatures, m.inFeatures]))

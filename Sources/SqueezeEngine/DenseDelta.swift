@@ -1,14 +1,16 @@
 import AdapterFormats
 
-/// The dense update `ΔW = s·B·A` of every module as one safetensors file, for hosts that merge
-/// weights instead of running LoRA. Produced as a header and then module by module, row panel by row
-/// panel, so memory stays bounded by one panel whatever the module's size.
+/// The dense update `ΔW = s·B·A` of every module as one safetensors file (`delta.safetensors`), for
+/// those who add it to the base weights themselves. Produced as a header and then module by module,
+/// row panel by row panel, so memory stays bounded by one panel whatever the module's size.
 ///
-/// Tensor names are the base model's parameter names: `<module>.weight` (PEFT's prefix dropped;
-/// kohya keys as they are). Shapes are those of the base weight: [out, in] for linear layers,
-/// [out, in, kh, kw] for convolutions, [in, out] (the transpose) for embeddings and for
-/// `fan_in_fan_out` layers, as PEFT's `get_delta_weight` returns them.
-public struct MergedDelta: Sendable {
+/// It is a delta, never weights: each tensor is named `delta.` + the base weight's parameter name
+/// (`delta.<module>.weight`; PEFT's prefix dropped, kohya keys as they are), so loading the file as a
+/// model's weights matches nothing and fails loudly instead of replacing weights by their update.
+/// The header's metadata says so (`lora_squeeze.kind` = `delta`). Shapes are those of the base
+/// weight: [out, in] for linear layers, [out, in, kh, kw] for convolutions, [in, out] (the
+/// transpose) for embeddings and for `fan_in_fan_out` layers, as PEFT's `get_delta_weight` returns them.
+public struct DenseDelta: Sendable {
     public struct Entry: Sendable {
         public let module: LoRAModule
         public let spec: SafetensorsWriter.TensorSpec
@@ -22,11 +24,22 @@ public struct MergedDelta: Sendable {
     /// The whole file's length: known before any module is computed, so it can be a Content-Length.
     public let totalBytes: Int
 
+    /// What every tensor name starts with: the rest is the base weight's name.
+    public static let tensorPrefix = "delta."
+    /// The file name, in errors and downloads.
+    public static let fileName = "delta.safetensors"
+    /// The header's metadata: what the file is, and how to use it.
+    public static let metadata = [
+        "format": "pt",
+        "lora_squeeze.kind": "delta",
+        "lora_squeeze.usage": "each tensor delta.<name> is the update to add to the base weight <name>, in that weight's shape and layout",
+    ]
+
     /// Rows of ΔW computed at once (bounded so a panel of the widest module stays a few MiB).
     public static let panelElements = 1 << 20
 
     public init(adapter: LoRAAdapter, dtype: DType? = nil) throws(AdapterSqueezeError) {
-        if let d = dtype, !d.isFloatWritable { throw .invalidOptions("merged dtype \(d.rawValue) is not F32, F16 or BF16") }
+        if let d = dtype, !d.isFloatWritable { throw .invalidOptions("delta dtype \(d.rawValue) is not F32, F16 or BF16") }
         self.adapter = adapter
         let fanInFanOut = adapter.peftConfig?.fanInFanOut ?? false
         var entries: [Entry] = []
@@ -36,25 +49,25 @@ public struct MergedDelta: Sendable {
             var shape = transposed ? [m.inFeatures, m.outFeatures] : [m.outFeatures, m.inFeatures]
             if m.kind == .conv { shape = [m.outFeatures] + Array(m.aTensor.shape.dropFirst()) }
             let outType = dtype ?? (m.dtype.isFloatWritable ? m.dtype : .f32)
-            let name = (m.name.hasSuffix(".weight") ? m.name : m.name + ".weight")
+            let name = Self.tensorPrefix + (m.name.hasSuffix(".weight") ? m.name : m.name + ".weight")
             entries.append(Entry(module: m, spec: .init(name: name, dtype: outType, shape: shape), transposed: transposed))
             // out × in is the dense size, which no stored tensor bounds: a hostile [1, 2³¹] × [2³¹, 1]
             // pair is 8 GiB of factors and 2⁶² elements of ΔW.
             guard case (let elements, false) = m.outFeatures.multipliedReportingOverflow(by: m.inFeatures),
                   case (let bytes, false) = elements.multipliedReportingOverflow(by: outType.byteWidth),
                   case (let sum, false) = total.addingReportingOverflow(bytes) else {
-                throw .adapter(.safetensors(file: "merged.safetensors", .sizeOverflow(tensor: name, dtype: outType, shape: shape)))
+                throw .adapter(.safetensors(file: Self.fileName, .sizeOverflow(tensor: name, dtype: outType, shape: shape)))
             }
             total = sum
         }
         self.entries = entries
         do throws(SafetensorsError) {
-            header = try SafetensorsWriter.header(entries.map(\.spec), metadata: ["format": "pt", "content": "lora-squeeze merged delta"])
+            header = try SafetensorsWriter.header(entries.map(\.spec), metadata: Self.metadata)
         } catch {
-            throw .adapter(.safetensors(file: "merged.safetensors", error))
+            throw .adapter(.safetensors(file: Self.fileName, error))
         }
         guard case (let length, false) = header.count.addingReportingOverflow(total) else {
-            throw .adapter(.safetensors(file: "merged.safetensors", .sizeOverflow(tensor: "(file)", dtype: dtype ?? .f32, shape: [])))
+            throw .adapter(.safetensors(file: Self.fileName, .sizeOverflow(tensor: "(file)", dtype: dtype ?? .f32, shape: [])))
         }
         totalBytes = length
     }
