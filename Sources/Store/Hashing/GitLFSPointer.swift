@@ -39,9 +39,6 @@ public struct GitLFSPointer: Sendable, Equatable {
             EVP_Digest(raw.baseAddress, raw.count, &digest, &length, EVP_sha1(), nil) == 1
         }
         guard ok, length == 20 else { throw .libcrypto(function: "EVP_Digest(sha1)") }
-        return digest.prefix(20).map { byte in
-            let hex = Array("0123456789abcdef".utf8)
-            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]], as: UTF8.self)
-        }.joined()
+        return Hex.lowercase(digest.prefix(20))
     }
 }

@@ -30,14 +30,7 @@ public struct SHA256Digest: Hashable, Comparable, Sendable, Codable, LosslessStr
     /// The digest of 32 raw bytes, as produced by the hash function.
     init(rawBytes: some Collection<UInt8>) {
         precondition(rawBytes.count == Self.hexLength / 2, "a SHA-256 digest has 32 bytes")
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(Self.hexLength)
-        for byte in rawBytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        hex = String(decoding: text, as: UTF8.self)
+        hex = Hex.lowercase(rawBytes)
     }
 
     public var description: String { hex }
