@@ -30,7 +30,6 @@ Exits non-zero on the first failed check, printing it; the server and temporary 
 import contextlib
 import hashlib
 import importlib.metadata
-import io
 import json
 import math
 import os
@@ -44,10 +43,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import numpy as np
 from safetensors.numpy import load, save
+
+# The multipart body the contract test's seeding uses (Tests/Contract/seed.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Contract"))
+from seed import multipart  # noqa: E402
 
 import huggingface_hub
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
@@ -100,18 +102,6 @@ def kohya_adapter():
         tensors[f"{key}.lora_up.weight"] = (rng.standard_normal((out_f, 12)) * 0.05).astype(np.float32)
         tensors[f"{key}.alpha"] = np.array(6.0, dtype=np.float32)
     return save(tensors)
-
-
-def multipart(parts):
-    boundary = uuid.uuid4().hex
-    body = io.BytesIO()
-    for name, content_type, data in parts:
-        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n"
-                   f"Content-Type: {content_type}\r\n\r\n".encode())
-        body.write(data)
-        body.write(b"\r\n")
-    body.write(f"--{boundary}--\r\n".encode())
-    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 # ---------------------------------------------------------------- the server
