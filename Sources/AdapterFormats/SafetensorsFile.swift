@@ -92,6 +92,9 @@ public final class SafetensorsFile: @unchecked Sendable {
                                       count: entry.byteRange.count)
     }
 
+    /// The length prefix and JSON header as they are in the file (everything before the data section).
+    public var headerBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: header.dataOffset) }
+
     /// Tells the kernel the tensor's pages will not be read again soon (madvise MADV_DONTNEED, whole
     /// pages inside the tensor only), so a pass over a large file keeps one tensor resident, not
     /// all of them. Reading the tensor afterwards is still correct: its pages fault in from the file.

@@ -81,6 +81,12 @@ public struct DenseDelta: Sendable {
 
     /// One module's ΔW bytes, panel by panel.
     public func write(_ e: Entry, to sink: ([UInt8]) throws -> Void) throws {
+        try panels(of: e) { _, panel in try sink(FloatConversion.encode(panel.storage.map { Float($0) }, as: e.spec.dtype)) }
+    }
+
+    /// One module's ΔW in the stored tensor's layout (`spec.shape`, row-major), a panel of whole rows
+    /// at a time: `body(firstRow, panel)`, the panel h × columns with h rows from `firstRow`.
+    public func panels(of e: Entry, _ body: (Int, Matrix<Double>) throws -> Void) throws {
         let m = e.module
         let update: LowRankUpdate
         do throws(SqueezeError) { update = try AdapterSqueezer.update(of: m, in: adapter) } catch {
@@ -103,7 +109,7 @@ public struct DenseDelta: Sendable {
                 let bRows = Array(b.storage[(start * m.rank)..<((start + h) * m.rank)])
                 panel = try BLAS.multiply(Matrix(unchecked: h, m.rank, bRows), a, alpha: update.scale)
             }
-            try sink(FloatConversion.encode(panel.storage.map { Float($0) }, as: e.spec.dtype))
+            try body(start, panel)
             start += h
         }
     }

@@ -1,0 +1,78 @@
+import AdapterFormats
+import Foundation
+
+/// A tiny Gemma-shaped model directory (config.json, weights as one file or two shards with an
+/// index, a tokenizer file), for merge and base-model tests.
+public enum ModelFixture {
+    public static let vocab = 48, hidden = 32, intermediate = 64, layers = 2, heads = 2, kvHeads = 1, headDim = 16
+
+    /// Every tensor's name and shape, in the order a shard lists them, with the shard it goes to
+    /// when sharded (0 or 1).
+    public static var tensors: [(name: String, shape: [Int], shard: Int)] {
+        var t: [(String, [Int], Int)] = [("model.embed_tokens.weight", [vocab, hidden], 0)]
+        for l in 0..<layers {
+            let p = "model.layers.\(l)."
+            t += [(p + "self_attn.q_proj.weight", [heads * headDim, hidden], l),
+                  (p + "self_attn.k_proj.weight", [kvHeads * headDim, hidden], l),
+                  (p + "self_attn.v_proj.weight", [kvHeads * headDim, hidden], l),
+                  (p + "self_attn.o_proj.weight", [hidden, heads * headDim], l),
+                  (p + "mlp.gate_proj.weight", [intermediate, hidden], l),
+                  (p + "mlp.up_proj.weight", [intermediate, hidden], l),
+                  (p + "mlp.down_proj.weight", [hidden, intermediate], l),
+                  (p + "input_layernorm.weight", [hidden], l),
+                  (p + "post_attention_layernorm.weight", [hidden], l)]
+        }
+        t.append(("model.norm.weight", [hidden], 1))
+        return t
+    }
+
+    public static let shardNames = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+
+    public static let config: [UInt8] = Array("""
+        {"architectures": ["GemmaForCausalLM"], "model_type": "gemma", "vocab_size": \(vocab), "hidden_size": \(hidden),
+         "intermediate_size": \(intermediate), "num_hidden_layers": \(layers), "num_attention_heads": \(heads),
+         "num_key_value_heads": \(kvHeads), "head_dim": \(headDim), "torch_dtype": "float32"}
+        """.utf8)
+
+    /// The adapter modules that fit this model: q_proj and v_proj of every layer (and, with
+    /// `embedding`, the token embedding).
+    public static func adapterModules(rank: Int, embedding: Bool = false) -> [AdapterFixture.Module] {
+        var m: [AdapterFixture.Module] = []
+        for l in 0..<layers {
+            m.append(.init("model.layers.\(l).self_attn.q_proj", out: heads * headDim, in: hidden, rank: rank))
+            m.append(.init("model.layers.\(l).self_attn.v_proj", out: kvHeads * headDim, in: hidden, rank: rank))
+        }
+        if embedding { m.append(.init("model.embed_tokens", out: hidden, in: vocab, rank: rank, embedding: true)) }
+        return m
+    }
+
+    /// Writes the directory; returns its file names.
+    @discardableResult
+    public static func write(at dir: URL, dtype: DType = .f32, sharded: Bool = true, seed: UInt64 = 7) throws -> [String] {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var random = SeededRandom(seed: seed)
+        var shards: [[TensorToWrite]] = [[], []]
+        for t in tensors {
+            let count = t.shape.reduce(1, *)
+            shards[sharded ? t.shard : 0].append(try .floats(random.normals(count, scale: 0.5), name: t.name, shape: t.shape, dtype: dtype))
+        }
+        try Data(config).write(to: dir.appendingPathComponent("config.json"))
+        try Data(#"{"version": "1.0", "model": {"type": "WordLevel"}}"#.utf8).write(to: dir.appendingPathComponent("tokenizer.json"))
+        var files = ["config.json", "tokenizer.json"]
+        if sharded {
+            var map: [String] = []
+            for (i, s) in shards.enumerated() {
+                try SafetensorsWriter.write(s, metadata: ["format": "pt"], to: dir.appendingPathComponent(shardNames[i]))
+                map += s.map { "\"\($0.name)\": \"\(shardNames[i])\"" }
+            }
+            let total = shards.joined().reduce(0) { $0 + $1.bytes.count }
+            try Data("{\"metadata\": {\"total_size\": \(total)}, \"weight_map\": {\(map.joined(separator: ", "))}}".utf8)
+                .write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+            files += shardNames + ["model.safetensors.index.json"]
+        } else {
+            try SafetensorsWriter.write(shards[0], metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+            files.append("model.safetensors")
+        }
+        return files.sorted()
+    }
+}
