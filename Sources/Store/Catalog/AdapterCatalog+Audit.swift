@@ -62,7 +62,8 @@ extension AdapterCatalog {
         }
     }
 
-    /// Whether `digest` is a file of an adapter named in `namespace`, or of a cached squeeze of one:
+    /// Whether `digest` is a file of an adapter named in `namespace`, of a cached squeeze of one, or of
+    /// a base model named in it:
     /// what a namespace-limited token may fetch by `/v1/blobs/{digest}`.
     public func blobVisible(_ digest: SHA256Digest, namespace: String) throws -> Bool {
         let low = namespace + "/", high = namespace + "/~"
@@ -71,6 +72,8 @@ extension AdapterCatalog {
                 SELECT 1 FROM names n WHERE n.name >= ?2 AND n.name < ?3 AND n.adapter_digest IN (
                     SELECT digest FROM adapters WHERE config_digest = ?1 OR weights_digest = ?1
                     UNION SELECT adapter_digest FROM squeeze_cache WHERE config_digest = ?1 OR weights_digest = ?1)
+                UNION ALL SELECT 1 FROM base_names b WHERE b.name >= ?2 AND b.name < ?3 AND b.base_digest IN (
+                    SELECT base_digest FROM base_files WHERE blob_digest = ?1)
                 LIMIT 1
                 """, [digest.hex, low, high]) { _ in true } ?? false
         }

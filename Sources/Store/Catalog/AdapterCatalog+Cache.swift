@@ -60,8 +60,11 @@ extension AdapterCatalog {
     /// and the blobs passed in are removed unless something else uses them. Throws
     /// `CatalogError.unknownAdapter` when the adapter is not stored (it may have been deleted while
     /// the squeeze ran) and `CatalogError.missingBlob` when a blob file is absent.
+    /// - Parameter base: the base model the output was computed from (a merged shard):
+    ///   `CatalogError.unknownBase` when it is not stored (deleted while the merge ran).
     @discardableResult
-    public func cacheInsert(_ key: CacheKey, configBlob: SHA256Digest?, weightsBlob: SHA256Digest) throws -> CacheInsertResult {
+    public func cacheInsert(_ key: CacheKey, configBlob: SHA256Digest?, weightsBlob: SHA256Digest,
+                            base: SHA256Digest? = nil) throws -> CacheInsertResult {
         let blobDigests = [configBlob, weightsBlob].compactMap { $0 }
         return try write { connection, effects in
             effects.claimed = blobDigests
@@ -70,15 +73,18 @@ extension AdapterCatalog {
                 return CacheInsertResult(entry: existing, created: false)
             }
             guard try fetchAdapter(key.adapter, connection) != nil else { throw CatalogError.unknownAdapter(key.adapter) }
+            if let base, try connection.queryFirst("SELECT 1 FROM bases WHERE digest = ?", [base.hex], { _ in true }) == nil {
+                throw CatalogError.unknownBase(base.hex)
+            }
             let configBytes = try configBlob.map { try registerBlob($0, connection) } ?? 0
             let weightsBytes = try registerBlob(weightsBlob, connection)
             let time = now()
             try connection.run("""
                 INSERT INTO squeeze_cache (adapter_digest, rank, options, config_digest, weights_digest, bytes,
-                                           created_at, last_used_at, pinned, hit_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)
+                                           created_at, last_used_at, pinned, hit_count, base_digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)
                 """, [key.adapter.hex, key.rank, key.options, configBlob?.hex, weightsBlob.hex,
-                      configBytes + weightsBytes, time, time])
+                      configBytes + weightsBytes, time, time, base?.hex])
             touches.withLock { $0.forget(key) }   // hits of an entry evicted before, not of this one
             guard let entry = try fetchCacheEntry(key, connection) else { throw CatalogError.unknownCacheEntry(key) }
             return CacheInsertResult(entry: entry, created: true)
@@ -179,7 +185,8 @@ extension AdapterCatalog {
     // MARK: Rows
 
     static let cacheColumns = """
-        adapter_digest, rank, options, config_digest, weights_digest, bytes, created_at, last_used_at, pinned, hit_count
+        adapter_digest, rank, options, config_digest, weights_digest, bytes, created_at, last_used_at, pinned, hit_count,
+        base_digest
         """
 
     func cacheCounters(_ connection: SQLiteConnection) throws -> CacheCounters {
@@ -190,10 +197,10 @@ extension AdapterCatalog {
         return result
     }
 
-    /// Blobs no adapter refers to, so that removing the cache rows would free them.
+    /// Blobs no adapter or base model refers to, so that removing the cache rows would free them.
     private static let cacheOnlyBlobs = """
         digest NOT IN (SELECT config_digest FROM adapters WHERE config_digest IS NOT NULL
-                       UNION SELECT weights_digest FROM adapters)
+                       UNION SELECT weights_digest FROM adapters UNION SELECT blob_digest FROM base_files)
         """
 
     /// The bytes the cache holds on disk: each blob a cache row refers to, once, unless an adapter
@@ -224,6 +231,7 @@ extension AdapterCatalog {
             SELECT coalesce(sum(size), 0) FROM blobs WHERE digest = ?1
               AND NOT EXISTS (SELECT 1 FROM squeeze_cache WHERE config_digest = ?1 OR weights_digest = ?1)
               AND NOT EXISTS (SELECT 1 FROM adapters WHERE config_digest = ?1 OR weights_digest = ?1)
+              AND NOT EXISTS (SELECT 1 FROM base_files WHERE blob_digest = ?1)
             """, [blob.hex]) { try $0.column(0) as Int64 } ?? 0
     }
 
@@ -271,7 +279,8 @@ extension AdapterCatalog {
             createdAt: Date(timeIntervalSince1970: try row.column(6)),
             lastUsedAt: Date(timeIntervalSince1970: try row.column(7)),
             pinned: try row.column(8),
-            hitCount: try row.column(9))
+            hitCount: try row.column(9),
+            base: try optionalDigest(row, 10, table: "squeeze_cache", column: "base_digest"))
         return touches.withLock { $0.applied(to: entry) }
     }
 }

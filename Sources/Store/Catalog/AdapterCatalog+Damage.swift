@@ -7,6 +7,8 @@ extension AdapterCatalog {
         public var removedCacheEntries: [CacheKey] = []
         /// Adapters that use the blob; they are marked damaged (`AdapterRecord.damaged`).
         public var damagedAdapters: [SHA256Digest] = []
+        /// Base models that use the blob; they are marked damaged (`BaseRecord.damaged`).
+        public var damagedBases: [SHA256Digest] = []
         /// Whether the file was moved to `quarantine/` (false when it was gone or replaced already).
         public var moved = false
     }
@@ -32,7 +34,10 @@ extension AdapterCatalog {
             report.damagedAdapters = try connection.query("""
                 SELECT digest FROM adapters WHERE config_digest = ?1 OR weights_digest = ?1 ORDER BY digest
                 """, [digest.hex]) { try self.digest($0, 0, table: "adapters", column: "digest") }
-            if report.damagedAdapters.isEmpty {
+            report.damagedBases = try connection.query("""
+                SELECT DISTINCT base_digest FROM base_files WHERE blob_digest = ? ORDER BY base_digest
+                """, [digest.hex]) { try self.digest($0, 0, table: "base_files", column: "base_digest") }
+            if report.damagedAdapters.isEmpty && report.damagedBases.isEmpty {
                 try connection.run("DELETE FROM blobs WHERE digest = ?", [digest.hex])
             } else {
                 try connection.run("""

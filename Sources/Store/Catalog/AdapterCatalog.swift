@@ -11,8 +11,8 @@ import Logging
 /// - A row never points at a missing blob: `put` and `cacheInsert` check the blob files inside their
 ///   transaction, and blob files are removed only after the transaction that dropped their last
 ///   reference committed, while the database lock is still held, so no other write can slip between.
-/// - Blobs are reference-counted by query: when an adapter or cache entry goes, each blob it used is
-///   removed if no adapter or cache entry still refers to it.
+/// - Blobs are reference-counted by query: when an adapter, base model or cache entry goes, each blob
+///   it used is removed if no adapter, base file or cache entry still refers to it.
 /// - Opening cleans `tmp/` (what a crash left) and, by default, removes blob files no row refers to
 ///   (blobs committed by a process that died before storing the row).
 ///
@@ -196,6 +196,7 @@ public final class AdapterCatalog: Sendable {
             let references = try connection.queryFirst("""
                 SELECT (SELECT count(*) FROM adapters WHERE config_digest = ?1 OR weights_digest = ?1)
                      + (SELECT count(*) FROM squeeze_cache WHERE config_digest = ?1 OR weights_digest = ?1)
+                     + (SELECT count(*) FROM base_files WHERE blob_digest = ?1)
                 """, [digest.hex]) { try $0.column(0) as Int } ?? 0
             guard references == 0 else { continue }
             try connection.run("DELETE FROM blobs WHERE digest = ?", [digest.hex])

@@ -14,4 +14,6 @@ public struct CacheEntry: Hashable, Sendable {
     public var pinned: Bool
     /// Lookups that found this entry.
     public var hitCount: Int64
+    /// The base model the entry was computed from (a merged shard), or nil.
+    public var base: SHA256Digest? = nil
 }

@@ -37,6 +37,14 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
     case duplicateToken
     /// The adapter has names outside the namespace a deletion was limited to.
     case namesOutsideNamespace(SHA256Digest, namespace: String)
+    /// No base model has this digest or name.
+    case unknownBase(String)
+    /// Cached merges were computed from the base; delete them with it (force) or leave it.
+    case baseInUse(SHA256Digest, cacheEntries: Int)
+    /// The base's fields contradict each other.
+    case invalidBase(SHA256Digest, String)
+    /// The base has names outside the namespace a deletion was limited to.
+    case baseNamesOutsideNamespace(SHA256Digest, namespace: String)
     /// A stored value that fails validation: the database was edited by hand or is damaged.
     case corruptRow(table: String, column: String, value: String)
 
@@ -86,6 +94,14 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
             "a token with this secret already exists"
         case .namesOutsideNamespace(let digest, let namespace):
             "adapter \(digest.hex) also has names outside the namespace \"\(namespace)\"; only a token without a namespace may delete it"
+        case .unknownBase(let text):
+            "no base model has the digest or name \(quoted(text))"
+        case .baseInUse(let digest, let entries):
+            "base model \(digest.hex) has \(entries) cached merged files computed from it; delete with ?force=true to remove them too"
+        case .invalidBase(let digest, let why):
+            "base model \(digest): \(why)"
+        case .baseNamesOutsideNamespace(let digest, let namespace):
+            "base model \(digest.hex) also has names outside the namespace \"\(namespace)\"; only a token without a namespace may delete it"
         case .corruptRow(let table, let column, let value):
             "the catalog's \(table).\(column) holds \(quoted(value)), which is not valid; the database was damaged or edited"
         }

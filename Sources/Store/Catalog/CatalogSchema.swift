@@ -1,7 +1,7 @@
 /// The catalog's tables, as migrations by `PRAGMA user_version` (see `SQLiteDatabase.migrate`).
 /// Append new migrations; never edit one that has shipped.
 enum CatalogSchema {
-    static let migrations: [String] = [version1, version2, version3]
+    static let migrations: [String] = [version1, version2, version3, version4]
 
     /// Version 1: blobs, adapters, names, the squeeze cache, jobs.
     ///
@@ -130,5 +130,35 @@ enum CatalogSchema {
         );
         CREATE INDEX audit_log_by_namespace ON audit_log (namespace, sequence);
         ALTER TABLE jobs ADD COLUMN namespace TEXT;
+        """
+
+    /// Version 4: base models. `bases` is one model directory (its identity the digest of its file
+    /// manifest), `base_files` its files as blobs, `base_names` names as for adapters; a cache entry
+    /// computed from a base (a merged shard) records it in `squeeze_cache.base_digest`, so a base is
+    /// not deleted from under its merges unless they go with it.
+    static let version4 = """
+        CREATE TABLE bases (
+            digest       TEXT PRIMARY KEY CHECK (length(digest) = 64),
+            total_bytes  INTEGER NOT NULL CHECK (total_bytes >= 0),
+            tensor_count INTEGER NOT NULL CHECK (tensor_count >= 0),
+            description  TEXT NOT NULL,
+            created_at   REAL NOT NULL
+        );
+        CREATE INDEX bases_by_created ON bases (created_at DESC, digest);
+        CREATE TABLE base_files (
+            base_digest TEXT NOT NULL REFERENCES bases(digest) ON DELETE CASCADE,
+            path        TEXT NOT NULL,
+            blob_digest TEXT NOT NULL REFERENCES blobs(digest),
+            PRIMARY KEY (base_digest, path)
+        ) WITHOUT ROWID;
+        CREATE INDEX base_files_by_blob ON base_files (blob_digest);
+        CREATE TABLE base_names (
+            name        TEXT PRIMARY KEY,
+            base_digest TEXT NOT NULL REFERENCES bases(digest) ON DELETE CASCADE,
+            updated_at  REAL NOT NULL
+        );
+        CREATE INDEX base_names_by_base ON base_names (base_digest);
+        ALTER TABLE squeeze_cache ADD COLUMN base_digest TEXT REFERENCES bases(digest);
+        CREATE INDEX squeeze_cache_by_base ON squeeze_cache (base_digest);
         """
 }
