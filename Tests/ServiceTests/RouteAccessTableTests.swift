@@ -15,6 +15,9 @@ struct RouteAccessTableTests {
         "GET /v1/blobs/{digest}": "read", "GET /v1/adapters/{ref}/squeezed/{rank}/{file}": "read",
         "GET /v1/adapters/{ref}/squeezed/{archive}": "read", "GET /v1/adapters/{ref}/delta.safetensors": "read",
         "GET /v1/adapters/{ref}/merged.safetensors": "read",
+        "GET /v1/adapters/{ref}/merged/{rank}/{file}": "read", "GET /v1/adapters/{ref}/merged/{archive}": "read",
+        "GET /v1/bases": "read", "GET /v1/bases/{ref}": "read", "GET /v1/bases/{ref}/files/{file}": "read",
+        "POST /v1/bases": "write", "DELETE /v1/bases/{ref}": "admin",
         "GET /v1/adapters/{ref}/spectrum": "read", "GET /v1/adapters/{ref}/spectrum.svg": "read", "GET /v1/jobs/{id}": "read",
         "POST /v1/adapters": "write", "PUT /v1/names/{name}": "write", "DELETE /v1/names/{name}": "write",
         "PUT /v1/adapters/{ref}/squeezed/{rank}/pin": "write", "DELETE /v1/adapters/{ref}/squeezed/{rank}/pin": "write",
@@ -151,7 +154,7 @@ struct RouteAccessTableTests {
         let ref = method == "DELETE" && path.hasSuffix("{ref}") ? (twin ? "missing" : String(repeating: "e", count: 64)) : (twin ? "base" : digest)
         target = target.replacingOccurrences(of: "{ref}", with: ref)
         switch (method, path) {
-        case ("POST", "/v1/adapters"): return (method, target + "?name=team-a/upload", nil)
+        case ("POST", "/v1/adapters"), ("POST", "/v1/bases"): return (method, target + "?name=team-a/upload", nil)
         case ("PUT", _) where path.hasPrefix("/v1/names"): return (method, target, "{\"adapter\": \"\(digest)\"}")
         case ("POST", "/v1/normalize"): return (method, target, #"{"adapters": ["team-a/base"], "rank": 2}"#)
         case ("POST", "/v1/tokens"): return (method, target, #"{"name": "walk", "scope": "read", "namespace": "team-a"}"#)

@@ -114,6 +114,7 @@ extension AdapterService {
     /// blobs in the cache and trims it to its budget. A caller whose client goes away stops waiting;
     /// when nobody waits any more, the computation is cancelled.
     func computeOnce(_ key: CacheKey, outputBytes: Int64, client: String?, modules: Int, label: String,
+                     base: SHA256Digest? = nil,
                      _ produce: @escaping @Sendable (CancellationFlag) throws -> (config: SHA256Digest?, weights: SHA256Digest)) async throws -> CacheEntry {
         var admitted = false
         defer { if admitted, let client { admission.release(client: client) } }
@@ -138,7 +139,7 @@ extension AdapterService {
                 let (entry, evicted) = try await Task.detached { [self] in
                     do {
                         return try await store.write { catalog in
-                            (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights).entry,
+                            (try catalog.cacheInsert(key, configBlob: produced.config, weightsBlob: produced.weights, base: base).entry,
                              try catalog.evict(toBudget: budget, sparing: key))
                         }
                     } catch {

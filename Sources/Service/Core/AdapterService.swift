@@ -22,6 +22,8 @@ public final class AdapterService: Sendable {
     let flights = SingleFlight<CacheKey, CacheEntry>()
     let admission: SqueezeAdmission
     let inspections = InspectionCache()
+    /// Which shards of a base an adapter's merge changes, by "adapter:base" digests (see `touchedShards`).
+    let mergePlans = Locked<[String: Set<String>]>([:])
     let draining = Locked(false)
     /// The servers, once started (the plain one, and the HTTPS one when it has a port of its own),
     /// for the open-connections gauge and shutdown.
@@ -158,6 +160,8 @@ public final class AdapterService: Sendable {
 /// A stored file the server cannot read back (it passed validation when stored).
 struct StoredFileError: Error {
     let digest: SHA256Digest
+    /// What the digest names: an adapter, or a base model.
+    var what = "adapter"
 }
 
 /// An adapter whose stored file failed verification (now or earlier): its bytes are never served.

@@ -25,7 +25,14 @@ enum ServiceError {
                              detail: "a stored file of adapter \(e.adapter.hex)\(e.blob.map { " (blob \($0.hex))" } ?? "") does not match its SHA-256; it was quarantined and the adapter's files are not served until the same content is uploaded again")
         case let e as StoredFileError:
             return HTTPError(.internalServerError, type: "storage",
-                             detail: "stored adapter \(e.digest.hex) cannot be read back; an operator should run a scrub")
+                             detail: "stored \(e.what) \(e.digest.hex) cannot be read back; an operator should run a scrub")
+        case let e as BaseDamaged:
+            return HTTPError(.internalServerError, type: "blob-damaged",
+                             detail: "a stored file of base model \(e.base.hex)\(e.blob.map { " (blob \($0.hex))" } ?? "") does not match its SHA-256; it was quarantined and the base is not served or merged until the same content is uploaded again")
+        case let e as ModelDirectoryError:
+            return HTTPError(.unprocessableContent, type: "invalid-model", detail: e.description)
+        case let e as ModelMergeError:
+            return HTTPError(.unprocessableContent, type: "base-mismatch", detail: e.description)
         case let e as AdapterError:
             return HTTPError(.unprocessableContent, type: "invalid-adapter", detail: e.description)
         case let e as SafetensorsError:
@@ -41,7 +48,7 @@ enum ServiceError {
             return HTTPError(.badRequest, type: "invalid-tar", detail: e.description)
         case let e as CatalogError:
             switch e {
-            case .unknownReference, .unknownAdapter, .unknownJob, .unknownCacheEntry, .unknownToken:
+            case .unknownReference, .unknownAdapter, .unknownJob, .unknownCacheEntry, .unknownToken, .unknownBase:
                 return HTTPError(.notFound, type: "not-found", detail: e.description)
             case .tooManyJobs:
                 var refused = HTTPError(.tooManyRequests, type: "too-many-jobs", detail: e.description)
@@ -53,7 +60,9 @@ enum ServiceError {
                 return HTTPError(.badRequest, type: "invalid-token-request", detail: e.description)
             case .duplicateToken:
                 return HTTPError(.conflict, type: "duplicate-token", detail: e.description)
-            case .namesOutsideNamespace:
+            case .baseInUse:
+                return HTTPError(.conflict, type: "base-in-use", detail: e.description)
+            case .namesOutsideNamespace, .baseNamesOutsideNamespace:
                 return HTTPError(.forbidden, type: "outside-namespace", detail: e.description)
             default:
                 return HTTPError(.internalServerError, type: "storage", detail: e.description)

@@ -8,6 +8,9 @@ import SqueezeEngine
 public struct ServiceLimits: Sendable, Equatable {
     /// The largest upload (413 past it).
     public var maxUploadBytes: Int = 8 << 30
+    /// The largest base model upload, a whole model directory (413 past it): a 27B model in bf16 is
+    /// 55 GB.
+    public var maxBaseUploadBytes: Int = 64 << 30
     /// The largest `adapter_config.json` in an upload (413).
     public var maxConfigBytes: Int = 1 << 20
     /// Free space the data directory keeps: an upload whose Content-Length (or whose bytes so far)
@@ -41,6 +44,8 @@ public struct ServiceLimits: Sendable, Equatable {
     public var validationWorkFloor: Double = 1e10
     /// Bounds on an adapter's structure, checked from its header before anything is computed (422).
     public var adapter = AdapterLimits()
+    /// Bounds on a base model directory's structure: files, their names, the JSON files read (422).
+    public var model = ModelLimits()
 
     public init() {}
 
@@ -55,7 +60,7 @@ public struct ServiceLimits: Sendable, Equatable {
     /// One line per limit, for the start-up log.
     public var summary: [String] {
         [
-            "upload: max \(maxUploadBytes) bytes, config max \(maxConfigBytes) bytes, keep \(minFreeDiskBytes) bytes free on disk",
+            "upload: max \(maxUploadBytes) bytes (base models \(maxBaseUploadBytes), \(model.maxFiles) files), config max \(maxConfigBytes) bytes, keep \(minFreeDiskBytes) bytes free on disk",
             "squeeze: max rank \(maxRank), max output \(maxOutputBytes) bytes, queue \(squeezeQueue), \(maxClientSqueezes) per client",
             "cache: budget \(cacheBudgetBytes) bytes, pinned max \(pinnedBytesCap) bytes",
             "adapters: max \(adapter.maxModules) modules, LoRA rank max \(adapter.maxRank), validation work \(validationWorkPerByte)/byte (floor \(validationWorkFloor))",

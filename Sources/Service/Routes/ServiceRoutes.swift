@@ -23,6 +23,8 @@ extension AdapterService {
                                audit: AuditTrail(store: store, logger: logger))
         addAdapterRoutes(&table)
         addSqueezeRoutes(&table)
+        addBaseRoutes(&table)
+        addMergedRoutes(&table)
         addInsightRoutes(&table)
         addJobRoutes(&table)
         addOperationsRoutes(&table)

@@ -1,0 +1,70 @@
+import AdapterFormats
+import Foundation
+import HTTPServer
+import Store
+
+extension AdapterService {
+    func addBaseRoutes(_ t: inout RouteTable) {
+        // A Hugging Face model directory: multipart (a part per file) or a tar of the directory.
+        t.add(.post, "/v1/bases", access: .scope(.write), maxBodyBytes: limits.maxBaseUploadBytes) { [self] request, caller in
+            let name = try request.queryValue("name").map { try AdapterName(validating: $0) }
+            if let namespace = caller.namespace {
+                guard let name else {
+                    throw HTTPError(.forbidden, type: "outside-namespace",
+                                    detail: "this token is limited to the namespace \"\(namespace)\": name the upload with ?name=\(namespace)/<name>")
+                }
+                try caller.requireNameAllowed(name)
+            }
+            let (base, created) = try await ingestBase(request, name: name)
+            var response = HTTPResponse.json(try JSONBody.encode(BaseResponse(caller.view(base))), status: created ? .created : .ok)
+            response.headers["Location"] = "/v1/bases/\(base.digest.hex)"
+            return response
+        }
+
+        t.add(.get, "/v1/bases", access: .scope(.read)) { [self] request, caller in
+            let limit = try Self.intQuery(request, "limit", default: 100, range: 1...AdapterQuery.maxLimit)
+            let offset = try Self.intQuery(request, "offset", default: 0, range: 0...Int.max)
+            let namespace = caller.namespace
+            let page = try await store.read { try $0.listBases(limit: limit, offset: offset, namespace: namespace) }
+            struct Page: Encodable { let items: [BaseResponse]; let total: Int; let nextOffset: Int? }
+            return .json(try JSONBody.encode(Page(items: page.items.map { BaseResponse(caller.view($0)) },
+                                                  total: page.total, nextOffset: page.nextOffset)))
+        }
+
+        t.addNamed(.get, "/v1/bases/:ref", access: .scope(.read)) { [self] request, caller in
+            let base = try await visibleBase(request.pathParameters["ref"] ?? "", caller)
+            var response = HTTPResponse.json(try JSONBody.encode(BaseResponse(base)))
+            response.headers["Cache-Control"] = "no-cache"
+            return response
+        }
+
+        // Refused (409 base-in-use) while cached merges depend on the base, unless ?force=true.
+        t.addNamed(.delete, "/v1/bases/:ref", access: .scope(.admin)) { [self] request, caller in
+            let visible = try await visibleBase(request.pathParameters["ref"] ?? "", caller)
+            let force: Bool
+            switch request.queryValue("force") {
+            case nil, "false": force = false
+            case "true": force = true
+            case let other?: throw ServiceError.badRequest("force=\"\(other.prefix(40))\" must be true or false", type: "invalid-request")
+            }
+            let namespace = caller.namespace
+            let deletion = try await store.write { try $0.deleteBase(.digest(visible.digest), force: force, onlyIfAllNamesIn: namespace) }
+            mergePlans.withLock { plans in plans = plans.filter { !$0.key.hasSuffix(":" + visible.digest.hex) } }
+            struct Deleted: Encodable { let digest: String; let removedCacheEntries: Int; let removedBlobs: Int }
+            return .json(try JSONBody.encode(Deleted(digest: deletion.base.digest.hex, removedCacheEntries: deletion.removedCacheEntries.count,
+                                                     removedBlobs: deletion.removedBlobs.count)))
+        }
+
+        t.addNamed(.get, "/v1/bases/:ref/files/:file", access: .scope(.read)) { [self] request, caller in
+            let reference = request.pathParameters["ref"] ?? ""
+            let base = try await visibleBase(reference, caller)
+            let path = request.pathParameters["file"] ?? ""
+            guard let file = base.file(path) else {
+                throw HTTPError(.notFound, type: "not-found",
+                                detail: "base model \(base.digest.hex) has no file \"\(path.prefix(80))\" (files: \(base.files.map(\.path).joined(separator: ", ")))")
+            }
+            return try await baseFileResponse(base, file, request: request,
+                                              cacheControl: reference == base.digest.hex ? Self.immutable : "no-cache")
+        }
+    }
+}
