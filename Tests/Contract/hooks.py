@@ -17,7 +17,9 @@ explicit example or stateful link alike), replaces an `{id}` that is one of the 
 (CONTRACT_ADMIN_IDS, comma-separated) by the read token's. The spec the binary serves may not
 describe the token routes at all; then none of this applies.
 
-Left alone: DELETE /v1/adapters/{ref} and DELETE /v1/names/{name} (they would remove the seed for
+`/v1/bases/{ref}` gets the seeded base model's name instead (seed.BASE_NAME), and the base and merged
+routes' `{file}` a file the base has. Left alone: DELETE /v1/adapters/{ref}, DELETE /v1/names/{name}
+and DELETE /v1/bases/{ref} (they would remove the seed for
 every later request), cases whose path parameters are the negated part (those test rejection), and
 the stateful phase (its links carry real identifiers). A positive body of PUT /v1/names/{name} or
 POST /v1/normalize gets the same treatment for its `adapter` / `adapters`, so that naming and
@@ -71,15 +73,22 @@ def map_case(context, case):
     meta = case.meta
     if meta is not None and meta.phase.name.value == "stateful":
         return case
-    if method == "DELETE" and path in ("/v1/adapters/{ref}", "/v1/names/{name}"):
+    if method == "DELETE" and path in ("/v1/adapters/{ref}", "/v1/names/{name}", "/v1/bases/{ref}"):
         return case
     params = case.path_parameters
     if params and _positive(case, ParameterLocation.PATH):
         updated = dict(params)
         if "ref" in updated:
-            choice = _pick(updated["ref"], [NAME, DIGEST])
+            # /v1/bases/{ref} names the seeded base; every other {ref}, the seeded adapter.
+            choices = [seed.BASE_NAME] if path.startswith("/v1/bases/") else [NAME, DIGEST]
+            choice = _pick(updated["ref"], choices)
             if choice is not None:
                 updated["ref"] = choice
+        # A file the seeded base (and so its merged model) has.
+        if (path.startswith("/v1/bases/") or "/merged/" in path) and "file" in updated:
+            choice = _pick(updated["file"], ["config.json", "model.safetensors"])
+            if choice is not None:
+                updated["file"] = choice
         # The hub routes: a view that exists (original, or squeezed to rank 2: the seed has rank 4),
         # revision main, and the file a PEFT repository has.
         if "view" in updated:
@@ -168,7 +177,9 @@ def _problem(response):
 
 # What a schema-valid multipart upload can still be refused for: its bytes. "A string" is all JSON
 # Schema can say about a file part; whether it is a safetensors file, a PEFT config, and whether
-# the two agree is the server's validation, documented as 400/422 problems on uploadAdapter.
+# the two agree (for a base model: whether the files make a model directory, and the part names
+# plain file names) is the server's validation, documented as 400/422 problems on uploadAdapter
+# and uploadBase.
 UPLOAD_CONTENT_PROBLEMS = {400, 422}
 
 
@@ -180,13 +191,18 @@ def filter_failure(context, failure, case, response):
     operation = case.operation.definition.raw.get("operationId") if hasattr(case.operation, "definition") else None
     problem = _problem(response)
     kind = str(problem.get("type", ""))
-    if (operation == "uploadAdapter" and response.status_code in UPLOAD_CONTENT_PROBLEMS and kind.startswith("/problems/")
+    if (operation in ("uploadAdapter", "uploadBase") and response.status_code in UPLOAD_CONTENT_PROBLEMS and kind.startswith("/problems/")
             and kind not in ("/problems/invalid-name", "/problems/invalid-request")):  # those are about `?name=`
         return False
     # delta.safetensors: method, energy, oversample, power_iters and seed only mean something for
     # the squeezed form (?rank=); OpenAPI has no way to say one query parameter needs another.
     if (operation in ("getDelta", "getDeltaInNamespace") and response.status_code == 400 and kind == "/problems/invalid-options"
             and "rank" not in case.query and "applies to the squeezed form" in str(problem.get("detail", ""))):
+        return False
+    # merged/original (and original.tar): the adapter as uploaded, so the squeeze options mean nothing
+    # there; OpenAPI cannot make a query parameter depend on a path parameter's value.
+    if (operation and operation.startswith(("getMergedFile", "getMergedArchive")) and response.status_code == 400
+            and kind == "/problems/invalid-options" and "merges the adapter as uploaded" in str(problem.get("detail", ""))):
         return False
     # expiresIn: its form is a pattern, but its range (1 s to 3650 days, so not "0d" or "99999d") is
     # not something a pattern says well.

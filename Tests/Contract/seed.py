@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seeds a running lora-squeeze server for the contract run: writes a small PEFT adapter with
 numpy + safetensors (two modules, one 512 × 512, r 4, f32, fixed seed, so its digest never changes), uploads it
-as multipart under NAME, starts one normalize job over it, waits for that job, looks up the ids of the
+as multipart under NAME, a base model it merges into (BASE_NAME, and contract/model as its config
+names it), starts one normalize job over it, waits for that job, looks up the ids of the
 active admin tokens (GET /v1/tokens: the one the run authenticates with must never be revoked), makes
 one read token for DELETE /v1/tokens/{id} to revoke (POST /v1/tokens), and prints
 `name digest job-id admin-ids victim-id` on one line (read by run.sh and handed to hooks.py;
@@ -82,9 +83,27 @@ def upload(base, name):
     return uploaded["digest"]
 
 
+# The base model the seeded adapter merges into: its two target weights (and a norm it leaves alone),
+# named like the adapter's base_model_name_or_path and, for hooks.py's one-segment {ref}, BASE_NAME.
+BASE_NAME = "contract-base"
+
+
+def upload_base(base):
+    rng = np.random.default_rng(11)
+    weights = save({"model.layers.0.self_attn.q_proj.weight": rng.standard_normal((512, 512)).astype(np.float32),
+                    "model.layers.0.mlp.down_proj.weight": rng.standard_normal((16, 32)).astype(np.float32),
+                    "model.norm.weight": np.ones(16, dtype=np.float32)}, metadata={"format": "pt"})
+    config = json.dumps({"model_type": "contract", "architectures": ["ContractForCausalLM"]}).encode()
+    body, content_type = multipart([("config.json", "application/json", config),
+                                    ("model.safetensors", "application/octet-stream", weights)])
+    for name in ("contract/model", BASE_NAME):
+        call("POST", f"{base}/v1/bases?name={name}", body, content_type)
+
+
 def main():
     base, name = sys.argv[1].rstrip("/"), sys.argv[2]
     digest = upload(base, name)
+    upload_base(base)
     status, job = call("POST", f"{base}/v1/normalize", json.dumps({"adapters": [digest], "rank": 2}).encode(),
                        "application/json")
     job_id = job["id"]
