@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload"), help: "Largest upload (413 past it). [default 8G]")
     var maxUpload: ByteSize?
 
+    @Option(name: .customLong("max-base-upload"), help: "Largest base model upload, a whole model directory (413 past it). [default 64G]")
+    var maxBaseUpload: ByteSize?
+
     @Option(name: .customLong("max-config"), help: "Largest adapter_config.json in an upload (413). [default 1M]")
     var maxConfig: ByteSize?
 
@@ -132,6 +135,8 @@ struct ServeCommand: AsyncParsableCommand {
         var limits = ServiceLimits()
         limits.maxUploadBytes = try source.value(maxUpload, flag: "max-upload", env: "MAX_UPLOAD", default: ByteSize(bytes: limits.maxUploadBytes),
                                                  forms: byteForms) { $0.bytes >= 1 }.bytes
+        limits.maxBaseUploadBytes = try source.value(maxBaseUpload, flag: "max-base-upload", env: "MAX_BASE_UPLOAD",
+                                                     default: ByteSize(bytes: limits.maxBaseUploadBytes), forms: byteForms) { $0.bytes >= 1 }.bytes
         limits.maxConfigBytes = try source.value(maxConfig, flag: "max-config", env: "MAX_CONFIG", default: ByteSize(bytes: limits.maxConfigBytes),
                                                  forms: byteForms) { $0.bytes >= 1 }.bytes
         limits.minFreeDiskBytes = Int64(try source.value(minFreeDisk, flag: "min-free-disk", env: "MIN_FREE_DISK",

@@ -13,7 +13,7 @@ struct SettingSource {
 
     /// Every variable name `serve` reads (without the prefix), to warn about misspelt ones.
     static let known: Set<String> = [
-        "HOST", "PORT", "DATA", "MAX_UPLOAD", "MAX_CONFIG", "MIN_FREE_DISK", "CACHE_BUDGET", "MAX_PINNED", "WORKERS",
+        "HOST", "PORT", "DATA", "MAX_UPLOAD", "MAX_BASE_UPLOAD", "MAX_CONFIG", "MIN_FREE_DISK", "CACHE_BUDGET", "MAX_PINNED", "WORKERS",
         "CONCURRENT_SQUEEZES", "MAX_RANK", "MAX_OUTPUT", "SQUEEZE_QUEUE", "MAX_CLIENT_SQUEEZES", "MAX_JOB_ADAPTERS",
         "MAX_MODULES", "MAX_LORA_RANK", "MAX_CONNECTIONS", "LOG_LEVEL", "DRAIN_DELAY", "SHUTDOWN_GRACE",
         "SCRUB_INTERVAL", "SCRUB_RATE", "JOB_RETENTION", "MAX_JOBS", "AUTH", "METRICS_AUTH", "ADMIN_TOKEN",

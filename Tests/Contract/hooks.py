@@ -89,16 +89,17 @@ def map_case(context, case):
             choice = _pick(updated["file"], ["config.json", "model.safetensors"])
             if choice is not None:
                 updated["file"] = choice
-        # The hub routes: a view that exists (original, or squeezed to rank 2: the seed has rank 4),
-        # revision main, and the file a PEFT repository has.
+        # The hub routes: a view that exists (original, squeezed to rank 2: the seed has rank 4, or
+        # merged at rank 2 into the seeded base), revision main, and a file an adapter repository or
+        # the merged model repository has.
         if "view" in updated:
-            choice = _pick(updated["view"], ["original", "r2", "r2-bf16"])
+            choice = _pick(updated["view"], ["original", "r2", "r2-bf16", "merged-r2"])
             if choice is not None:
                 updated["view"] = choice
         if "revision" in updated and _pick(updated["revision"], ["main"]) is not None:
             updated["revision"] = "main"
         if path.startswith("/hub/") and "file" in updated:
-            choice = _pick(updated["file"], ["adapter_config.json", "adapter_model.safetensors"])
+            choice = _pick(updated["file"], ["adapter_config.json", "adapter_model.safetensors", "config.json", "model.safetensors"])
             if choice is not None:
                 updated["file"] = choice
         if "id" in updated:

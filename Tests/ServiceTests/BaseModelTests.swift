@@ -175,6 +175,36 @@ struct BaseModelTests {
         }
     }
 
+    @Test("/hub/merged-r{R} is the merged model as a Hub model repository")
+    func hubMergedView() async throws {
+        let files = try Self.modelFiles()
+        try await ServiceHarness.with { s in
+            try #require(try await Self.uploadBase(s, files, query: "?name=fixture/model").status == 201)
+            try await s.uploadPEFT(try Self.adapter(), name: "team-a/chat")
+            let info = try await s.get("/hub/merged-r4/api/models/team-a/chat")
+            try #require(info.status == 200, "\(info.text)")
+            let object = try info.jsonObject()
+            #expect(object["library_name"] as? String == "transformers")
+            #expect((object["tags"] as? [String])?.contains("base_model:merge:fixture/model") == true)
+            let siblings = try #require(object["siblings"] as? [[String: Any]])
+            #expect(Set(siblings.compactMap { $0["rfilename"] as? String }) == Set(files.keys))
+            for sibling in siblings {
+                let name = try #require(sibling["rfilename"] as? String)
+                let sha = (sibling["lfs"] as? [String: Any])?["sha256"] as? String
+                let served = try await s.get("/hub/merged-r4/team-a/chat/resolve/main/\(name)")
+                try #require(served.status == 200, "\(name): \(served.text)")
+                #expect(sha == (try SHA256.hash(served.body)).hex, "\(name): the listing's SHA-256 is the served file's")
+                let direct = try await s.get("/v1/adapters/team-a/chat/merged/4/\(name)")
+                #expect(direct.body == served.body, "\(name): the same bytes as …/merged/4/\(name)")
+                if !name.hasPrefix("model-") { #expect(served.body == files[name], "\(name): the base's own") }
+            }
+            #expect(try await s.get("/hub/merged-original/api/models/team-a/chat").status == 200)
+            for bad in ["merged-r0", "merged-r4-bf16", "merged-", "merged-originalx", "merged-r04"] {
+                #expect(try await s.get("/hub/\(bad)/api/models/team-a/chat").status == 404, "\(bad)")
+            }
+        }
+    }
+
     @Test("bad model directories are refused naming the file or tensor, and nothing is stored")
     func badBases() async throws {
         let good = try Self.modelFiles()

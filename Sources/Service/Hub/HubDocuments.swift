@@ -52,20 +52,25 @@ enum HubDocuments {
         let lfs: LFS
     }
 
-    static func modelInfo(_ repo: HubRepository, baseModel: String?) -> ModelInfo {
+    /// `merged`: the repository is a whole model (a base with an adapter merged in), which
+    /// `transformers` loads, rather than an adapter for PEFT.
+    static func modelInfo(_ repo: HubRepository, baseModel: String?, merged: Bool = false) -> ModelInfo {
         let time = repo.lastModifiedText
         let namespace = repo.id.firstIndex(of: "/").map { String(repo.id[..<$0]) }
+        let library = merged ? "transformers" : "peft"
+        let relation = merged ? "merge" : "adapter"
         return ModelInfo(
             _id: repo.commit, id: repo.id, modelId: repo.id, author: namespace, sha: repo.commit,
             lastModified: time, createdAt: time, private: repo.isPrivate, gated: false, disabled: false,
-            downloads: 0, likes: 0, library_name: "peft",
-            tags: ["peft", "lora", "lora-squeeze"] + (baseModel.map { ["base_model:adapter:\($0)"] } ?? []),
+            downloads: 0, likes: 0, library_name: library,
+            tags: (merged ? ["transformers", "merge", "lora-squeeze"] : ["peft", "lora", "lora-squeeze"])
+                + (baseModel.map { ["base_model:\(relation):\($0)"] } ?? []),
             siblings: repo.files.map {
                 Sibling(rfilename: $0.path, size: $0.pointer.size, blobId: $0.oid,
                         lfs: LFS(size: $0.pointer.size, sha256: $0.pointer.sha256.hex, oid: nil, pointerSize: $0.pointer.pointerSize))
             },
             usedStorage: repo.files.reduce(0) { $0 + $1.pointer.size },
-            cardData: baseModel.map { CardData(base_model: $0, library_name: "peft") })
+            cardData: baseModel.map { CardData(base_model: $0, library_name: library) })
     }
 
     static func treeEntry(_ file: HubRepository.File) -> TreeEntry {

@@ -3,10 +3,17 @@ import HTTPServer
 
 /// What a `/hub/{view}` prefix serves: every adapter's files as uploaded (`original`), or squeezed
 /// to one deployment rank (`r16`), optionally cast to one dtype (`r16-bf16`). A whole fleet is
-/// normalized by pointing `HF_ENDPOINT` at one view.
+/// normalized by pointing `HF_ENDPOINT` at one view. `merged-r16` (and `merged-original`) serves each
+/// adapter as a model repository instead: its base model with the adapter (squeezed to 16, or as
+/// uploaded) merged into the weights, for hosts without LoRA support.
 enum HubView: Sendable, Equatable {
     case original
     case squeezed(rank: Int, dtype: DType?)
+    /// The merged model; rank nil merges the adapter as uploaded.
+    case merged(rank: Int?)
+
+    /// What a merged view's segment starts with.
+    static let mergedPrefix = "merged-"
 
     /// The longest view segment read (`r` + rank digits + `-bf16`); anything longer is refused unread.
     static let maxLength = 16
@@ -19,6 +26,18 @@ enum HubView: Sendable, Equatable {
     init(parsing text: String, maxRank: Int) throws(HTTPError) {
         if text == "original" {
             self = .original
+            return
+        }
+        if text.hasPrefix(Self.mergedPrefix), text.utf8.count <= Self.maxLength {
+            let rest = String(text.dropFirst(Self.mergedPrefix.count))
+            if rest == "original" {
+                self = .merged(rank: nil)
+                return
+            }
+            guard !rest.hasPrefix("original"), case let .squeezed(rank, nil) = try HubView(parsing: rest, maxRank: maxRank) else {
+                throw Self.unknown(text)
+            }
+            self = .merged(rank: rank)
             return
         }
         let bytes = Array(text.utf8)
@@ -46,11 +65,13 @@ enum HubView: Sendable, Equatable {
         case .original: "original"
         case let .squeezed(rank, dtype):
             "r\(rank)" + (dtype.flatMap { d in Self.dtypes.first { $0.1 == d }.map { "-" + $0.0 } } ?? "")
+        case let .merged(rank):
+            Self.mergedPrefix + (rank.map { "r\($0)" } ?? "original")
         }
     }
 
     private static func unknown(_ text: String) -> HTTPError {
         HTTPError(.notFound, type: "unknown-hub-view",
-                  detail: "\"\(text.prefix(40))\" is not a hub view: use /hub/original, /hub/r{rank} or /hub/r{rank}-{f32|f16|bf16}")
+                  detail: "\"\(text.prefix(40))\" is not a hub view: use /hub/original, /hub/r{rank}, /hub/r{rank}-{f32|f16|bf16}, /hub/merged-r{rank} or /hub/merged-original")
     }
 }

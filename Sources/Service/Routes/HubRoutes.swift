@@ -33,9 +33,14 @@ extension AdapterService {
                                              "\(repo.id) has no file \"\(path.prefix(80))\" (files: \(repo.files.map(\.path).joined(separator: ", ")))")
                 }
                 let revision = request.pathParameters["revision"] ?? ""
-                var response = try await blobResponse(blob, contentType: Self.contentType(path), request: request,
-                                                      cacheControl: revision == repo.commit ? Self.immutable : "no-cache",
-                                                      of: served.owner)
+                let cacheControl = revision == repo.commit ? Self.immutable : "no-cache"
+                var response: HTTPResponse
+                if let base = served.base, let own = base.file(path), own.blob == blob {
+                    response = try await baseFileResponse(base, own, request: request, cacheControl: cacheControl)
+                } else {
+                    response = try await blobResponse(blob, contentType: Self.contentType(path), request: request,
+                                                      cacheControl: cacheControl, of: served.owner)
+                }
                 response.headers["X-Repo-Commit"] = repo.commit
                 response.headers["X-Linked-Etag"] = "\"\(file.pointer.sha256.hex)\""
                 response.headers["X-Linked-Size"] = "\(file.pointer.size)"
@@ -46,7 +51,8 @@ extension AdapterService {
 
     private func hubModelInfo(_ request: HTTPRequest, _ caller: Caller) async throws -> HTTPResponse {
         try await hubServing(request, caller) { served in
-            var response = HTTPResponse.json(try JSONBody.encode(HubDocuments.modelInfo(served.repo, baseModel: served.record.baseModel)))
+            var response = HTTPResponse.json(try JSONBody.encode(HubDocuments.modelInfo(served.repo, baseModel: served.base?.names.first?.rawValue ?? served.record.baseModel,
+                                                                                  merged: served.base != nil)))
             response.headers["Cache-Control"] = "no-cache"
             return response
         }
@@ -59,6 +65,8 @@ extension AdapterService {
         let blobs: [String: SHA256Digest]
         let record: AdapterRecord
         let owner: AdapterRecord?
+        /// A merged view's base model: the files it serves unchanged are its own.
+        var base: BaseRecord? = nil
     }
 
     /// Builds the repository the request's view shows of its adapter, checks the revision, and
@@ -69,7 +77,7 @@ extension AdapterService {
         let record = try await record(request, caller)
         let id = request.pathParameters["ref"] ?? ""
         func attempt() async throws -> HTTPResponse {
-            let served = try await hubRepository(id: id, record: record, view: view, request: request)
+            let served = try await hubRepository(id: id, record: record, view: view, request: request, caller: caller)
             try Self.checkRevision(request.pathParameters["revision"] ?? "main", repo: served.repo, adapter: record.digest)
             return try await body(served)
         }
@@ -82,9 +90,10 @@ extension AdapterService {
     }
 
     /// The files `view` serves of `record` (computing the squeeze on first use), as a repository.
-    func hubRepository(id: String, record: AdapterRecord, view: HubView, request: HTTPRequest) async throws -> HubServed {
+    func hubRepository(id: String, record: AdapterRecord, view: HubView, request: HTTPRequest, caller: Caller) async throws -> HubServed {
         var files: [(path: String, digest: SHA256Digest)] = []
-        let modified: Date
+        var modified: Date
+        var base: BaseRecord?
         switch view {
         case .original:
             if record.damaged { throw BlobDamaged(blob: nil, adapter: record.digest) }
@@ -96,6 +105,21 @@ extension AdapterService {
             if let config = entry.configBlob { files.append((PEFTFiles.config, config)) }
             files.append((PEFTFiles.weights, entry.weightsBlob))
             modified = entry.createdAt
+        case let .merged(rank):
+            // The base named like the adapter's base_model_name_or_path (a Hub client sends no ?base=);
+            // every shard the adapter changes is merged now, since the listing carries each file's SHA-256.
+            let merging = try await mergeBase(for: record, request, caller)
+            if merging.damaged { throw BaseDamaged(blob: nil, base: merging.digest) }
+            let squeeze = rank.map { SqueezeRequest(rank: $0) }
+            let touched = try await touchedShards(record, merging)
+            modified = max(record.createdAt, merging.createdAt)
+            for f in merging.files {
+                guard touched.contains(f.path) else { files.append((f.path, f.blob)); continue }
+                let entry = try await mergedShard(record, merging, shard: f, squeeze: squeeze, client: Self.client(request))
+                files.append((f.path, entry.weightsBlob))
+                modified = max(modified, entry.createdAt)
+            }
+            base = merging
         }
         let digests = files.map(\.digest)
         let sizes = try await store.read { catalog in try digests.map { try catalog.blobInfo($0)?.size } }
@@ -106,7 +130,7 @@ extension AdapterService {
         }
         let repo = try HubRepository(id: id, files: sized, lastModified: modified, isPrivate: authenticator.enabled)
         return HubServed(repo: repo, blobs: Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.digest) }),
-                         record: record, owner: view == .original ? record : nil)
+                         record: record, owner: view == .original ? record : nil, base: base)
     }
 
     /// `main`, the repository's commit id and the adapter's digest name what is served now; any
