@@ -17,7 +17,7 @@ struct RouteAccessTableTests {
         "GET /v1/adapters/{ref}/merged.safetensors": "read",
         "GET /v1/adapters/{ref}/merged/{rank}/{file}": "read", "GET /v1/adapters/{ref}/merged/{archive}": "read",
         "GET /v1/bases": "read", "GET /v1/bases/{ref}": "read", "GET /v1/bases/{ref}/files/{file}": "read",
-        "POST /v1/bases": "write", "DELETE /v1/bases/{ref}": "admin",
+        "POST /v1/bases": "write", "DELETE /v1/bases/{ref}": "admin", "POST /v1/extract": "write",
         "GET /v1/adapters/{ref}/spectrum": "read", "GET /v1/adapters/{ref}/spectrum.svg": "read", "GET /v1/jobs/{id}": "read",
         "POST /v1/adapters": "write", "PUT /v1/names/{name}": "write", "DELETE /v1/names/{name}": "write",
         "PUT /v1/adapters/{ref}/squeezed/{rank}/pin": "write", "DELETE /v1/adapters/{ref}/squeezed/{rank}/pin": "write",
@@ -157,6 +157,7 @@ struct RouteAccessTableTests {
         case ("POST", "/v1/adapters"), ("POST", "/v1/bases"): return (method, target + "?name=team-a/upload", nil)
         case ("PUT", _) where path.hasPrefix("/v1/names"): return (method, target, "{\"adapter\": \"\(digest)\"}")
         case ("POST", "/v1/normalize"): return (method, target, #"{"adapters": ["team-a/base"], "rank": 2}"#)
+        case ("POST", "/v1/extract"): return (method, target, #"{"base": "team-a/none", "tuned": "team-a/none", "rank": 2, "name": "team-a/x"}"#)
         case ("POST", "/v1/tokens"): return (method, target, #"{"name": "walk", "scope": "read", "namespace": "team-a"}"#)
         case ("GET", "/v1/blobs/{digest}"): return (method, target, nil)
         default: return (method, target, nil)

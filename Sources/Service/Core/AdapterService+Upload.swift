@@ -24,8 +24,13 @@ extension AdapterService {
         guard let writer = files.weights else {
             throw ServiceError.badRequest("the upload has no \(UploadReceiver.weightsName)", type: "missing-file")
         }
+        return try await storeAdapter(config: files.config, weights: writer, name: name)
+    }
+
+    /// Validates an adapter whose weights are in `writer` (not committed yet) and stores it: the
+    /// blobs committed, the row put, `name` pointed at it. The writer is aborted on any error.
+    func storeAdapter(config: [UInt8]?, weights writer: BlobWriter, name: AdapterName?) async throws -> (AdapterRecord, created: Bool) {
         let path = writer.temporaryPath
-        let config = files.config
         let (workers, limits) = (configuration.workers, self.limits)
         let validated: ValidatedUpload
         do {

@@ -31,6 +31,9 @@ enum ServiceError {
                              detail: "a stored file of base model \(e.base.hex)\(e.blob.map { " (blob \($0.hex))" } ?? "") does not match its SHA-256; it was quarantined and the base is not served or merged until the same content is uploaded again")
         case let e as ModelDirectoryError:
             return HTTPError(.unprocessableContent, type: "invalid-model", detail: e.description)
+        case let e as ModelExtractionError:
+            if case .invalidOptions = e { return HTTPError(.badRequest, type: "invalid-options", detail: e.description) }
+            return HTTPError(.unprocessableContent, type: "model-mismatch", detail: e.description)
         case let e as ModelMergeError:
             return HTTPError(.unprocessableContent, type: "base-mismatch", detail: e.description)
         case let e as AdapterError:

@@ -3,7 +3,7 @@ import Logging
 import Store
 import Synchronization
 
-/// Runs normalize jobs one at a time in the background. Each adapter's outcome is a row of its own
+/// Runs jobs (normalize, extract) one at a time in the background. Each adapter's outcome is a row of its own
 /// (`AdapterCatalog.finishJobItem`), written as soon as it is known, so `GET /v1/jobs/{id}` follows
 /// progress, recording it costs the same at the last adapter as at the first, and a restart resumes
 /// at the first adapter without an outcome.
@@ -28,7 +28,7 @@ actor JobRunner {
     private func drain(_ service: AdapterService) async {
         while !queue.isEmpty, !isStopping {
             let id = queue.removeFirst()
-            await service.runNormalize(id)
+            await service.runJob(id)
         }
         task = nil
     }
@@ -94,14 +94,28 @@ extension AdapterService {
         return job
     }
 
+    /// Runs a queued job by its kind.
+    func runJob(_ id: JobID) async {
+        let kind: String?
+        do { kind = try await store.read { try $0.job(id)?.kind } } catch {
+            logger.error("job \(id) could not be read: \(error)")
+            return
+        }
+        switch kind {
+        case Self.normalizeKind: await runNormalize(id)
+        case Self.extractKind: await runExtract(id)
+        default: return
+        }
+    }
+
     /// Re-queues jobs a previous run left unfinished.
     public func resumeJobs() async throws {
-        for job in try await store.read({ try $0.unfinishedJobs() }) where job.kind == Self.normalizeKind {
+        for job in try await store.read({ try $0.unfinishedJobs() }) where [Self.normalizeKind, Self.extractKind].contains(job.kind) {
             if job.state == .running {
                 let id = job.id
                 try await store.write { try $0.updateJob(id, JobUpdate(state: .queued)) }
             }
-            logger.info("resuming normalize job \(job.id) (\(job.done)/\(job.total))")
+            logger.info("resuming \(job.kind) job \(job.id) (\(job.done)/\(job.total))")
             await jobs.enqueue(job.id, service: self)
         }
     }

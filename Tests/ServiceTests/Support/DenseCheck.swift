@@ -33,6 +33,11 @@ struct DenseUpdate {
         (u, singularValues, vt) = try LAPACK.svd(try Matrix(rows: rows, columns: columns, storage: delta))
     }
 
+    /// The singular values of a dense matrix given row-major (a fine-tune's ΔW, formed by the caller).
+    static func singularValues(of delta: [Double], rows: Int, columns: Int) throws -> [Double] {
+        try LAPACK.svd(try Matrix(rows: rows, columns: columns, storage: delta)).s
+    }
+
     /// The best rank-t approximation (Eckart–Young), row-major out×in.
     func truncated(rank t: Int) -> [Double] {
         var x = [Double](repeating: 0, count: rows * columns)
