@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub clean
+.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -49,6 +49,13 @@ test: deps pydeps
 	python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
 	bash Fuzz/run.sh 30
 	@rm -rf $(SWIFT_TMP)/TemporaryDirectory.*
+
+# The model checks in Python with torch, transformers and PEFT (a virtualenv Tests/Hub/run.sh makes
+# once; part of `make test` too): PEFT loads squeezed adapters by name, and merged checkpoints loaded
+# with from_pretrained (a file download and /hub/merged-r8) give the same logits as the base with the
+# squeezed adapter applied through PEFT.
+test-python: build
+	HUB_CLIENTS=0 HUB_VLLM=0 bash Tests/Hub/run.sh .build/debug/lora-squeeze
 
 # Every suite under ThreadSanitizer (slow: a separate build in .build-tsan; not part of CI's run).
 tsan: deps

@@ -15,7 +15,9 @@
 #   bash Tests/Hub/run.sh BINARY [VERSION...]
 #
 # Each version gets a virtualenv under .build/hub-venvs/ (made once, with numpy and safetensors),
-# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions; HUB_HOSTS=0 skips the hosts.
+# so a second run installs nothing. HUB_VERSIONS="2.4.0" (or arguments) picks versions; HUB_CLIENTS=0 skips
+# the client versions, HUB_HOSTS=0 the hosts, HUB_VLLM=0 the two vLLM steps (`make test-python` runs
+# only PEFT and the merged models: HUB_CLIENTS=0 HUB_VLLM=0).
 set -euo pipefail
 export HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_TELEMETRY=1
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -27,6 +29,7 @@ cd "$(dirname "$0")/../.."
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || read -r -a versions <<< "${HUB_VERSIONS:-2.4.0 1.31.0 0.19.4}"
 python3 -m venv --help >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+[ "${HUB_CLIENTS:-1}" = 0 ] && versions=()
 for v in "${versions[@]}"; do
   venv=".build/hub-venvs/hf-$v"
   if ! "$venv/bin/python" -c "import huggingface_hub, numpy, safetensors, sys; sys.exit(huggingface_hub.__version__ != '$v')" 2>/dev/null; then
@@ -52,6 +55,7 @@ fi
 "$venv/bin/pip" install -q --no-deps --force-reinstall ./clients/vllm-resolver
 "$venv/bin/python" Tests/Hub/check_peft.py "$binary"
 "$venv/bin/python" Tests/Hub/check_merged.py "$binary"
+[ "${HUB_VLLM:-1}" = 0 ] && exit 0
 "$venv/bin/python" clients/vllm-resolver/test_resolver.py "$binary"
 # A real vLLM on CPU: --lora-modules through HF_ENDPOINT, load_lora_adapter by hub id, the plugin.
 KEEP=0 bash clients/vllm-resolver/e2e_vllm.sh "$binary" "$venv/bin/python"
