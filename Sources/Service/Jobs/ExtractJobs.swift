@@ -13,13 +13,7 @@ extension AdapterService {
         let options = try body.options(maxRank: limits.maxRank)
         _ = try body.outputDType()
         let name = try body.name.map { try AdapterName(validating: $0) }
-        if let namespace = caller.namespace {
-            guard let name else {
-                throw HTTPError(.forbidden, type: "outside-namespace",
-                                detail: "this token is limited to the namespace \"\(namespace)\": name the adapter with \"name\": \"\(namespace)/<name>\"")
-            }
-            try caller.requireNameAllowed(name)
-        }
+        try caller.requireCreatedName(name, how: "\"name\": ")
         let base = try await visibleBase(body.base, caller)
         let tuned = try await visibleBase(body.tuned, caller)
         for model in [base, tuned] where model.damaged { throw BaseDamaged(blob: nil, base: model.digest) }

@@ -66,11 +66,7 @@ struct ExtractRequest: Codable, Sendable {
 
     /// The adapter's dtype: `dtype`, else the tuned model's (nil: decided from its tensors).
     func outputDType() throws -> DType? {
-        guard let d = dtype else { return nil }
-        guard let parsed = ["f32": DType.f32, "f16": .f16, "bf16": .bf16][d.lowercased()] else {
-            throw ServiceError.badRequest("dtype \"\(d.prefix(40))\" must be f32, f16 or bf16", type: "invalid-options")
-        }
-        return parsed
+        try dtype.map(SqueezeRequest.outputDType)
     }
 }
 

@@ -13,6 +13,8 @@ final class ServiceMetrics: Sendable {
         registry.describeCounter("lora_squeeze_squeezed_modules_total", "Modules squeezed (cache misses only).")
         registry.describeCounter("lora_squeeze_uploads_total", "Adapters uploaded (new or already stored).")
         registry.describeCounter("lora_squeeze_upload_bytes_total", "Weight bytes uploaded.")
+        registry.describeCounter("lora_squeeze_base_uploads_total", "Base models uploaded (new or already stored).")
+        registry.describeCounter("lora_squeeze_base_upload_bytes_total", "Base model bytes uploaded (every file).")
         registry.describeCounter("lora_squeeze_squeezes_cancelled_total",
                                  "Requests that stopped waiting for a squeeze because their client went away.")
         registry.describeCounter("lora_squeeze_blobs_damaged_total",
@@ -127,6 +129,11 @@ final class ServiceMetrics: Sendable {
     func adapterUploaded(bytes: Int) {
         registry.increment("lora_squeeze_uploads_total")
         registry.increment("lora_squeeze_upload_bytes_total", by: Double(bytes))
+    }
+
+    func baseUploaded(bytes: Int64) {
+        registry.increment("lora_squeeze_base_uploads_total")
+        registry.increment("lora_squeeze_base_upload_bytes_total", by: Double(bytes))
     }
 
     func render(statistics s: CatalogStatistics, openConnections: Int, squeezesInFlight: Int, squeezesWaiting: Int,

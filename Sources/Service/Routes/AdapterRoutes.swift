@@ -7,13 +7,7 @@ extension AdapterService {
     func addAdapterRoutes(_ t: inout RouteTable) {
         t.add(.post, "/v1/adapters", access: .scope(.write), maxBodyBytes: limits.maxUploadBytes) { [self] request, caller in
             let name = try request.queryValue("name").map { try AdapterName(validating: $0) }
-            if let namespace = caller.namespace {
-                guard let name else {
-                    throw HTTPError(.forbidden, type: "outside-namespace",
-                                    detail: "this token is limited to the namespace \"\(namespace)\": name the upload with ?name=\(namespace)/<name>")
-                }
-                try caller.requireNameAllowed(name)
-            }
+            try caller.requireCreatedName(name, how: "?name=")
             let (record, created) = try await ingest(request, name: name)
             var response = HTTPResponse.json(try JSONBody.encode(AdapterResponse(caller.view(record), detailed: true)),
                                              status: created ? .created : .ok)

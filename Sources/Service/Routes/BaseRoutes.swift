@@ -8,13 +8,7 @@ extension AdapterService {
         // A Hugging Face model directory: multipart (a part per file) or a tar of the directory.
         t.add(.post, "/v1/bases", access: .scope(.write), maxBodyBytes: limits.maxBaseUploadBytes) { [self] request, caller in
             let name = try request.queryValue("name").map { try AdapterName(validating: $0) }
-            if let namespace = caller.namespace {
-                guard let name else {
-                    throw HTTPError(.forbidden, type: "outside-namespace",
-                                    detail: "this token is limited to the namespace \"\(namespace)\": name the upload with ?name=\(namespace)/<name>")
-                }
-                try caller.requireNameAllowed(name)
-            }
+            try caller.requireCreatedName(name, how: "?name=")
             let (base, created) = try await ingestBase(request, name: name)
             var response = HTTPResponse.json(try JSONBody.encode(BaseResponse(caller.view(base))), status: created ? .created : .ok)
             response.headers["Location"] = "/v1/bases/\(base.digest.hex)"

@@ -68,20 +68,9 @@ extension AdapterService {
                         for d in own { try checkBaseBlob(d, of: base) }
                     }
                 }
-                var segments: [BodySegment] = []
-                for f in files {
-                    guard let file = try? OpenFile(path: catalog.blobs.path(for: f.digest)) else { throw BlobMissing(digest: f.digest) }
-                    let size = try file.status().size
-                    segments += [.bytes(try TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
-                                 .bytes(TarWriter.padding(forSize: size))]
-                }
-                segments.append(.bytes(TarWriter.trailer))
                 let manifest = files.map { "\($0.name) \($0.digest.hex)\n" }.joined()
-                let etag = "\"\(try SHA256.hash(Data(manifest.utf8)).hex)-tar\""
-                var response = HTTPResponse.segments(segments, contentType: "application/x-tar", etag: etag, request: request)
-                response.headers["Cache-Control"] = Self.computedCacheControl
-                response.headers["Content-Disposition"] = "attachment; filename=\"\(r.digest.hex.prefix(12))-merged-\(rankText).tar\""
-                return response
+                return try tarResponse(files, etag: "\"\(try SHA256.hash(Data(manifest.utf8)).hex)-tar\"",
+                                       fileName: "\(r.digest.hex.prefix(12))-merged-\(rankText).tar", request: request)
             }
             if request.method == .head {
                 guard let known = try await files(computing: false) else { return Self.notComputedYet(contentType: "application/x-tar") }

@@ -102,20 +102,8 @@ extension AdapterService {
                     let digests = files.map(\.digest)
                     try await io.run { [self] in for d in digests { try checkBlob(d, of: nil) } }
                 }
-                // Open every file before answering: eviction may unlink a blob, an open descriptor keeps it readable.
-                var segments: [BodySegment] = []
-                for f in files {
-                    guard let file = try? OpenFile(path: catalog.blobs.path(for: f.digest)) else { throw BlobMissing(digest: f.digest) }
-                    let size = try file.status().size
-                    segments += [.bytes(try TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
-                                 .bytes(TarWriter.padding(forSize: size))]
-                }
-                segments.append(.bytes(TarWriter.trailer))
                 let etag = "\"\(entry.weightsBlob.hex)-\(entry.configBlob?.hex.prefix(16) ?? "kohya")-tar\""
-                var response = HTTPResponse.segments(segments, contentType: "application/x-tar", etag: etag, request: request)
-                response.headers["Cache-Control"] = Self.computedCacheControl
-                response.headers["Content-Disposition"] = "attachment; filename=\"\(r.digest.hex.prefix(12))-r\(squeeze.rank).tar\""
-                return response
+                return try tarResponse(files, etag: etag, fileName: "\(r.digest.hex.prefix(12))-r\(squeeze.rank).tar", request: request)
             }
             if request.method == .head {
                 guard let entry = try await cachedSqueeze(r, squeeze) else { return Self.notComputedYet(contentType: "application/x-tar") }
@@ -135,12 +123,7 @@ extension AdapterService {
             } else if let stray = SqueezeRequest.parameters.first(where: { $0 != "dtype" && request.queryValue($0) != nil }) {
                 throw ServiceError.badRequest("\(stray) applies to the squeezed form: give ?rank= too", type: "invalid-options")
             }
-            let dtype = try request.queryValue("dtype").map { text -> DType in
-                guard let d = ["f32": DType.f32, "f16": .f16, "bf16": .bf16][text.lowercased()] else {
-                    throw ServiceError.badRequest("dtype \"\(text.prefix(40))\" must be f32, f16 or bf16", type: "invalid-options")
-                }
-                return d
-            }
+            let dtype = try request.queryValue("dtype").map(SqueezeRequest.outputDType)
             func respond(_ entry: CacheEntry) async throws -> HTTPResponse {
                 try await blobResponse(entry.weightsBlob, contentType: "application/octet-stream", request: request,
                                        cacheControl: Self.computedCacheControl, of: nil)
@@ -162,6 +145,25 @@ extension AdapterService {
             _ = try await record(request, caller)
             return try Self.movedDelta(query: request.head.query)
         }
+    }
+
+    /// Stored blobs as one ustar archive of plain file names, streamed (sendfile for the bodies), with
+    /// `etag`, revalidated like every computed file. Every file is opened before answering: an eviction
+    /// may unlink a blob, and an open descriptor keeps it readable (`BlobMissing` when one is gone already).
+    func tarResponse(_ files: [(name: String, digest: SHA256Digest)], etag: String, fileName: String,
+                     request: HTTPRequest) throws -> HTTPResponse {
+        var segments: [BodySegment] = []
+        for f in files {
+            guard let file = try? OpenFile(path: catalog.blobs.path(for: f.digest)) else { throw BlobMissing(digest: f.digest) }
+            let size = try file.status().size
+            segments += [.bytes(try TarWriter.header(name: f.name, size: size)), .file(file, offset: 0, length: size),
+                         .bytes(TarWriter.padding(forSize: size))]
+        }
+        segments.append(.bytes(TarWriter.trailer))
+        var response = HTTPResponse.segments(segments, contentType: "application/x-tar", etag: etag, request: request)
+        response.headers["Cache-Control"] = Self.computedCacheControl
+        response.headers["Content-Disposition"] = "attachment; filename=\"\(fileName)\""
+        return response
     }
 
     /// 301 to `delta.safetensors` in the same directory, the query kept (a relative reference, so it
