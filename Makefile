@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub clean
+.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, OpenSSL) when missing.
 deps:
@@ -115,6 +115,11 @@ bench-auth: release
 # huggingface_hub's snapshot_download from /hub/r16, cold and warm, against nginx; see Benchmarks/README.md.
 bench-hub: release
 	bash Benchmarks/hub.sh
+
+# Merged checkpoints of a Gemma-2B-shaped bf16 base (cold, cached, against cp) and extraction against dense SVD,
+# PEFT and mergekit; builds a clean copy of HEAD itself. See Benchmarks/README.md.
+bench-merge: deps pydeps
+	bash Benchmarks/merge.sh
 
 clean:
 	rm -rf .build

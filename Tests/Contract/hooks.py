@@ -18,8 +18,8 @@ explicit example or stateful link alike), replaces an `{id}` that is one of the 
 describe the token routes at all; then none of this applies.
 
 `/v1/bases/{ref}` gets the seeded base model's name instead (seed.BASE_NAME), and the base and merged
-routes' `{file}` a file the base has. Left alone: DELETE /v1/adapters/{ref}, DELETE /v1/names/{name}
-and DELETE /v1/bases/{ref} (they would remove the seed for
+routes' `{file}` a file the base has. Left alone: DELETE /v1/adapters/{ref}, DELETE /v1/names/{name},
+DELETE /v1/bases/{ref} and DELETE /v1/base-names/{name} (they would remove the seed for
 every later request), cases whose path parameters are the negated part (those test rejection), and
 the stateful phase (its links carry real identifiers). A positive body of PUT /v1/names/{name} or
 POST /v1/normalize gets the same treatment for its `adapter` / `adapters`, so that naming and
@@ -73,7 +73,7 @@ def map_case(context, case):
     meta = case.meta
     if meta is not None and meta.phase.name.value == "stateful":
         return case
-    if method == "DELETE" and path in ("/v1/adapters/{ref}", "/v1/names/{name}", "/v1/bases/{ref}"):
+    if method == "DELETE" and path in ("/v1/adapters/{ref}", "/v1/names/{name}", "/v1/bases/{ref}", "/v1/base-names/{name}"):
         return case
     params = case.path_parameters
     if params and _positive(case, ParameterLocation.PATH):
@@ -114,6 +114,9 @@ def map_case(context, case):
             choice = _pick(body["adapter"], [NAME, DIGEST])
             if choice is not None:
                 case.body = {**body, "adapter": choice}
+        elif path == "/v1/base-names/{name}" and "base" in body:
+            if _pick(body["base"], [seed.BASE_NAME]) is not None:
+                case.body = {**body, "base": seed.BASE_NAME}
         elif path == "/v1/extract" and "base" in body and "tuned" in body:
             # The seeded base against itself: a job that runs (and fails: nothing changed).
             if _pick(body["base"], [seed.BASE_NAME]) is not None:

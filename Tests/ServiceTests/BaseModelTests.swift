@@ -205,6 +205,29 @@ struct BaseModelTests {
         }
     }
 
+    @Test("base names move like adapter names, in their own space, within a token's namespace")
+    func baseNames() async throws {
+        let files = try Self.modelFiles()
+        try await ServiceHarness.with { s in
+            let base = try await Self.uploadBase(s, files, query: "?name=team-a/gemma").decode(BaseJSON.self)
+            let moved = try await s.client.send("PUT", "/v1/base-names/team-a/production", json: "{\"base\": \"team-a/gemma\"}")
+            #expect(moved.status == 201, "\(moved.text)")
+            #expect(try await s.get("/v1/bases/team-a/production").decode(BaseJSON.self).digest == base.digest)
+            #expect(try await s.get("/v1/adapters/team-a/production").status == 404, "an adapter's name is another thing")
+            #expect(try await s.client.send("PUT", "/v1/base-names/team-a/production", json: "{\"base\": \"\(base.digest)\"}").status == 200)
+            try expectProblem(try await s.client.send("PUT", "/v1/base-names/x", json: "{\"base\": \"nobody\"}"), status: 404)
+            try expectProblem(try await s.client.send("PUT", "/v1/base-names/x", json: "{\"adapter\": \"team-a/gemma\"}"), status: 400)
+            let other = try await s.createToken(name: "team-b", scope: "write", namespace: "team-b")
+            let teamB = s.client(token: other.token)
+            try expectProblem(try await teamB.send("PUT", "/v1/base-names/team-b/mine", json: "{\"base\": \"team-a/gemma\"}"), status: 404,
+                              "team-b cannot see team-a's base")
+            try expectProblem(try await teamB.request("DELETE", "/v1/base-names/team-a/production"), status: 403)
+            #expect(try await s.client.request("DELETE", "/v1/base-names/team-a/production").status == 204)
+            #expect(try await s.client.request("DELETE", "/v1/base-names/team-a/production").status == 404)
+            #expect(try await s.get("/v1/bases/team-a/gemma").status == 200, "the base stays")
+        }
+    }
+
     @Test("bad model directories are refused naming the file or tensor, and nothing is stored")
     func badBases() async throws {
         let good = try Self.modelFiles()

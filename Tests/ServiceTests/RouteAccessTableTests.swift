@@ -18,6 +18,7 @@ struct RouteAccessTableTests {
         "GET /v1/adapters/{ref}/merged/{rank}/{file}": "read", "GET /v1/adapters/{ref}/merged/{archive}": "read",
         "GET /v1/bases": "read", "GET /v1/bases/{ref}": "read", "GET /v1/bases/{ref}/files/{file}": "read",
         "POST /v1/bases": "write", "DELETE /v1/bases/{ref}": "admin", "POST /v1/extract": "write",
+        "PUT /v1/base-names/{name}": "write", "DELETE /v1/base-names/{name}": "write",
         "GET /v1/adapters/{ref}/spectrum": "read", "GET /v1/adapters/{ref}/spectrum.svg": "read", "GET /v1/jobs/{id}": "read",
         "POST /v1/adapters": "write", "PUT /v1/names/{name}": "write", "DELETE /v1/names/{name}": "write",
         "PUT /v1/adapters/{ref}/squeezed/{rank}/pin": "write", "DELETE /v1/adapters/{ref}/squeezed/{rank}/pin": "write",
@@ -145,7 +146,7 @@ struct RouteAccessTableTests {
                       "{archive}": "2.tar", "{view}": "r2", "{revision}": "main", "{id}": path.hasPrefix("/v1/jobs") ? job : "0123456789abcdef"]
         for (key, value) in values { target = target.replacingOccurrences(of: key, with: value) }
         let twin = path.contains("{namespace}")
-        switch (method, path.hasPrefix("/v1/names")) {
+        switch (method, path.hasPrefix("/v1/names") || path.hasPrefix("/v1/base-names")) {
         case ("PUT", true): target = target.replacingOccurrences(of: "{name}", with: twin ? "walk" : "team-a%2Fwalk")
         case ("DELETE", true): target = target.replacingOccurrences(of: "{name}", with: twin ? "gone" : "team-a%2Fgone")
         default: break
@@ -156,6 +157,7 @@ struct RouteAccessTableTests {
         switch (method, path) {
         case ("POST", "/v1/adapters"), ("POST", "/v1/bases"): return (method, target + "?name=team-a/upload", nil)
         case ("PUT", _) where path.hasPrefix("/v1/names"): return (method, target, "{\"adapter\": \"\(digest)\"}")
+        case ("PUT", _) where path.hasPrefix("/v1/base-names"): return (method, target, "{\"base\": \"\(digest)\"}")
         case ("POST", "/v1/normalize"): return (method, target, #"{"adapters": ["team-a/base"], "rank": 2}"#)
         case ("POST", "/v1/extract"): return (method, target, #"{"base": "team-a/none", "tuned": "team-a/none", "rank": 2, "name": "team-a/x"}"#)
         case ("POST", "/v1/tokens"): return (method, target, #"{"name": "walk", "scope": "read", "namespace": "team-a"}"#)

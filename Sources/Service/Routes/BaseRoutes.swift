@@ -49,6 +49,31 @@ extension AdapterService {
                                                      removedBlobs: deletion.removedBlobs.count)))
         }
 
+        // Base names move like adapter names (`/v1/names/{name}`), in their own space.
+        t.addNamed(.put, "/v1/base-names/:name", access: .scope(.write), maxBodyBytes: 4096) { [self] request, caller in
+            let name = try AdapterName(validating: request.pathParameters["name"] ?? "")
+            try caller.requireNameAllowed(name)
+            struct Body: Decodable { let base: String }
+            let bytes = try await request.body.collect(upTo: 4096)
+            guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
+                throw ServiceError.badRequest("the body must be JSON {\"base\": \"<digest or name>\"}", type: "invalid-body")
+            }
+            let visible = try await visibleBase(body.base, caller)
+            let previous = try await store.write { try $0.setBaseName(name, to: .digest(visible.digest)) }
+            struct Moved: Encodable { let name: String; let digest: String; let previous: String? }
+            return .json(try JSONBody.encode(Moved(name: name.description, digest: visible.digest.hex, previous: previous?.hex)),
+                         status: previous == nil ? .created : .ok)
+        }
+
+        t.addNamed(.delete, "/v1/base-names/:name", access: .scope(.write)) { [self] request, caller in
+            let name = try AdapterName(stored: request.pathParameters["name"] ?? "")
+            try caller.requireNameAllowed(name)
+            guard try await store.write({ try $0.removeBaseName(name) }) != nil else {
+                throw HTTPError(.notFound, type: "not-found", detail: "no base model is named \(name)")
+            }
+            return .status(.noContent)
+        }
+
         t.addNamed(.get, "/v1/bases/:ref/files/:file", access: .scope(.read)) { [self] request, caller in
             let reference = request.pathParameters["ref"] ?? ""
             let base = try await visibleBase(reference, caller)

@@ -103,6 +103,30 @@ extension AdapterCatalog {
         return result
     }
 
+    /// Points `name` at the base `target` refers to (created or moved); returns the digest it
+    /// pointed at before, or nil for a new name.
+    @discardableResult
+    public func setBaseName(_ name: AdapterName, to target: AdapterReference) throws -> SHA256Digest? {
+        try write { connection, _ in
+            guard let digest = try resolveBaseDigest(target, connection), try fetchBase(digest, connection) != nil else {
+                throw CatalogError.unknownBase(target.description)
+            }
+            let previous = try resolveBaseDigest(.name(name), connection)
+            try upsertBaseName(name, digest, connection)
+            return previous
+        }.0
+    }
+
+    /// Removes a base's name; returns the digest it pointed at, or nil when there was no such name.
+    @discardableResult
+    public func removeBaseName(_ name: AdapterName) throws -> SHA256Digest? {
+        try write { connection, _ in
+            let previous = try resolveBaseDigest(.name(name), connection)
+            try connection.run("DELETE FROM base_names WHERE name = ?", [name.rawValue])
+            return previous
+        }.0
+    }
+
     // MARK: Rows
 
     func resolveBaseDigest(_ reference: AdapterReference, _ connection: SQLiteConnection) throws -> SHA256Digest? {
