@@ -205,6 +205,24 @@ struct BaseModelTests {
         }
     }
 
+    @Test("identical concurrent requests for a merged shard compute it once")
+    func concurrentMergesComputeOnce() async throws {
+        let files = try Self.modelFiles()
+        try await ServiceHarness.with { s in
+            try #require(try await Self.uploadBase(s, files, query: "?name=fixture/model").status == 201)
+            try await s.uploadPEFT(try Self.adapter(), name: "chat")
+            let before = try await s.metrics().value("lora_squeeze_squeeze_duration_seconds_count")
+            let shard = ModelFixture.shardNames[0]
+            let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for _ in 0..<4 { group.addTask { try await s.get("/v1/adapters/chat/merged/original/\(shard)").body } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(bodies).count == 1 && bodies[0].count == files[shard]!.count)
+            let after = try await s.metrics().value("lora_squeeze_squeeze_duration_seconds_count")
+            #expect(after - before == 1, "one computation for four requests: \(after - before)")
+        }
+    }
+
     @Test("base names move like adapter names, in their own space, within a token's namespace")
     func baseNames() async throws {
         let files = try Self.modelFiles()
