@@ -25,7 +25,7 @@ from safetensors.numpy import save as reference_save
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
-TARGETS = ["safetensors-header", "multipart", "tar", "peft-config", "kohya-adapter"]
+TARGETS = ["safetensors-header", "multipart", "tar", "peft-config", "kohya-adapter", "model-directory"]
 rng = np.random.default_rng(20240601)
 
 
@@ -483,6 +483,19 @@ def tar_seeds():
         tar_bytes([f("adapter_config.json", PEFT_CONFIG)], tarfile.USTAR_FORMAT)))
 
 
+def model_directory_seeds():
+    """The first byte picks the files (1 config.json, 2 the index, 4 a stray model.safetensors, 8 a
+    pickle: see ModelDirectoryFuzz.swift); the rest is the index as transformers writes it."""
+    t = "model-directory"
+    good = {"metadata": {"total_size": 12}, "weight_map": {"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors"}}
+    write(t, "valid", bytes([3]) + json.dumps(good, indent=2).encode())
+    write(t, "wrong-shard", bytes([3]) + json.dumps({"weight_map": {"x": "b.safetensors", "y": "a.safetensors", "z": "b.safetensors"}}).encode())
+    write(t, "missing-shard", bytes([3]) + json.dumps({"weight_map": {"x": "c.safetensors"}}).encode())
+    write(t, "no-index", bytes([1]))
+    write(t, "dup-key", bytes([3]) + b'{"weight_map":{"x":"a.safetensors","x":"a.safetensors"}}')
+    write(t, "stray-and-pickle", bytes([15]) + json.dumps(good).encode())
+
+
 def main():
     for target in TARGETS:
         path = os.path.join(CORPUS, target)
@@ -493,6 +506,7 @@ def main():
     peft_seeds()
     multipart_seeds()
     tar_seeds()
+    model_directory_seeds()
     for target in TARGETS:
         names = os.listdir(os.path.join(CORPUS, target))
         size = sum(os.path.getsize(os.path.join(CORPUS, target, n)) for n in names)

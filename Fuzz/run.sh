@@ -5,7 +5,7 @@
 #   Fuzz/run.sh                 every target, 60 s each
 #   Fuzz/run.sh 300 tar         one target, 300 s
 #   Fuzz/run.sh 30              what CI runs
-# Targets: safetensors-header multipart tar peft-config kohya-adapter http (see Fuzz/README.md).
+# Targets: safetensors-header multipart tar peft-config kohya-adapter model-directory http (see Fuzz/README.md).
 #
 # Builds with swiftc directly (no Package.swift target): AdapterFormats is compiled once from every
 # .swift file under Sources/AdapterFormats (found by globbing, so new files join by themselves) into
@@ -23,7 +23,7 @@ set -uo pipefail   # not -e: a crash in one target must not stop the others or t
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 build="$root/.build-fuzz"
-all_targets=(safetensors-header multipart tar peft-config kohya-adapter http)
+all_targets=(safetensors-header multipart tar peft-config kohya-adapter model-directory http)
 
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -50,14 +50,15 @@ harness() {
     case "$1" in
         safetensors-header) echo SafetensorsHeaderFuzz ;; multipart) echo MultipartFuzz ;; tar) echo TarFuzz ;;
         peft-config) echo PEFTConfigFuzz ;; kohya-adapter) echo KohyaAdapterFuzz ;; http) echo HTTPParserFuzz ;;
+        model-directory) echo ModelDirectoryFuzz ;;
     esac
 }
 max_len() {
     case "$1" in
-        safetensors-header|tar|kohya-adapter) echo 65536 ;; multipart) echo 16384 ;; peft-config) echo 8192 ;; http) echo 4096 ;;
+        safetensors-header|tar|kohya-adapter|model-directory) echo 65536 ;; multipart) echo 16384 ;; peft-config) echo 8192 ;; http) echo 4096 ;;
     esac
 }
-uses_adapter_formats() { [[ "$1" == safetensors-header || "$1" == tar || "$1" == peft-config || "$1" == kohya-adapter ]]; }
+uses_adapter_formats() { [[ "$1" == safetensors-header || "$1" == tar || "$1" == peft-config || "$1" == kohya-adapter || "$1" == model-directory ]]; }
 # Sources compiled into the target's own module (besides the harness).
 own_sources() {
     case "$1" in

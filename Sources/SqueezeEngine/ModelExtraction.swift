@@ -6,8 +6,8 @@ import Foundation
 /// energy and relative error measured against ‖ΔW‖ itself.
 ///
 /// Planned from the two models' headers (`init` checks every tensor is in both, of one shape, and
-/// picks the targets); `extract` then works one weight at a time, so memory is bounded by one dense
-/// update in double precision (and the pages of the two tensors being read).
+/// picks the targets); `update` and `factor` then work one weight at a time, so memory is bounded by
+/// one dense update in double precision (and the pages of the two tensors being read).
 public struct ModelExtraction: Sendable {
     public struct Options: Sendable, Equatable {
         /// The adapter's rank R: every module is written at R (zero-padded below it).
@@ -49,6 +49,9 @@ public struct ModelExtraction: Sendable {
 
     public let options: Options
     public let pairs: [Pair]
+
+    /// Elements of the base weight decoded at a time.
+    static let chunkElements = 1 << 20
 
     public init(base: [String: SafetensorsHeader], tuned: [String: SafetensorsHeader], options: Options) throws(ModelExtractionError) {
         guard (1...Self.maxRank).contains(options.rank) else {
@@ -104,14 +107,24 @@ public struct ModelExtraction: Sendable {
         let (rawBase, rawTuned) = (base.rawBytes(of: be), tuned.rawBytes(of: te))
         if be.dtype == te.dtype, rawBase.elementsEqual(rawTuned) { return nil }
         let (rows, columns) = (pair.shape[0], pair.shape[1])
+        // The tuned weight decoded whole (it becomes ΔW in place), the base's subtracted a chunk at a
+        // time: one out×in buffer of doubles, not two.
         var delta = [Double](repeating: 0, count: rows * columns)
-        var scratch = [Double](repeating: 0, count: rows * columns)
         delta.withUnsafeMutableBufferPointer { FloatConversion.decodeDoubles(rawTuned, as: te.dtype, into: $0) }
-        scratch.withUnsafeMutableBufferPointer { FloatConversion.decodeDoubles(rawBase, as: be.dtype, into: $0) }
         var changed = false
-        for i in 0..<delta.count {
-            delta[i] -= scratch[i]
-            if delta[i] != 0 { changed = true }
+        var scratch = [Double](repeating: 0, count: min(delta.count, Self.chunkElements))
+        var start = 0
+        while start < delta.count {
+            let n = min(scratch.count, delta.count - start)
+            let (from, width) = (start * be.dtype.byteWidth, be.dtype.byteWidth)
+            scratch.withUnsafeMutableBufferPointer {
+                FloatConversion.decodeDoubles(UnsafeRawBufferPointer(rebasing: rawBase[from..<(from + n * width)]), as: be.dtype, into: $0)
+            }
+            for i in 0..<n {
+                delta[start + i] -= scratch[i]
+                if delta[start + i] != 0 { changed = true }
+            }
+            start += n
         }
         guard changed else { return nil }
         if delta.contains(where: { !$0.isFinite }) {

@@ -25,7 +25,7 @@ extension AdapterService {
         }
         let files = try await receiver.receive(request, kind: kind)
         let pending = UnsafeSendable(files)
-        let described = files.map { (name: $0.name, path: $0.writer.temporaryPath, size: $0.writer.byteCount) }
+        let described = files.map { (name: $0.name, path: $0.writer.temporaryPath, size: $0.size) }
         let modelLimits = limits.model
         let validated: ValidatedBase
         do {

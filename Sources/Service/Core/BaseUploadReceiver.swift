@@ -14,6 +14,8 @@ struct BaseUploadReceiver {
     struct File {
         let name: String
         let writer: BlobWriter
+        /// Bytes received for it, counted here (the writer's own count is written on the I/O pool).
+        var size: Int64 = 0
     }
 
     let blobs: BlobStore
@@ -86,6 +88,7 @@ struct BaseUploadReceiver {
 
         mutating func append(_ bytes: [UInt8]) {
             guard let current else { return }
+            files[current].size += Int64(bytes.count)
             if let last = pending.last, last.index == current { pending[pending.count - 1].bytes += bytes } else { pending.append((current, bytes)) }
         }
 
