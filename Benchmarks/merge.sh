@@ -22,13 +22,13 @@
 #    (the optimum), PEFT 0.21.2's own conversion (dense float32 SVD) and mergekit-extract-lora when
 #    installed; each method's ‖ΔW − B'A'‖/‖ΔW‖ is measured from the factors it wrote.
 #
-# The binary: SERVICE_BINARY, or a release build of a clean copy of HEAD (git archive into
-# .build-bench/merge-src, kept while HEAD does not move; scratch path .build-bench/merge-build), never
-# the work tree. Python: python3 with numpy and safetensors (pip-installed when missing) for the
+# The binary: SERVICE_BINARY, or a release build of a clean copy of HEAD, never the work tree: git
+# archive into MERGE_BUILD_DIR/src (default .build-bench/merge; kept while HEAD does not move, so a
+# second run rebuilds nothing), scratch path MERGE_BUILD_DIR/scratch. Python: python3 with numpy and safetensors (pip-installed when missing) for the
 # fixtures; the PEFT/torch anchors run in HOSTS_PYTHON (default .build/hub-venvs/hosts/bin/python, which
 # Tests/Hub/run.sh makes; without it the optimum comes from numpy and PEFT is skipped).
 #
-# Environment: SERVICE_BINARY (a lora-squeeze to measure), MERGE_MAX_SHARD (default 5GB; 3GB makes
+# Environment: SERVICE_BINARY (a lora-squeeze to measure), MERGE_BUILD_DIR, MERGE_MAX_SHARD (default 5GB; 3GB makes
 # two shards of 2.96 and 2.05 GB), MERGE_LAYERS / MERGE_VOCAB (default 18 / 256000), CACHED_RUNS
 # (default 5), EXTRACT_LAYERS (default 2), EXTRACT_VOCAB (default 32000), HOSTS_PYTHON, MERGEKIT (the
 # mergekit-extract-lora command; default: the one on PATH, else skipped), SKIP_MERGE=1 / SKIP_EXTRACT=1.
@@ -48,7 +48,7 @@ trap cleanup EXIT
 if [ -n "${SERVICE_BINARY:-}" ]; then
   bin="$SERVICE_BINARY"
 else
-  src="$root/.build-bench/merge-src"; scratch="$root/.build-bench/merge-build"
+  build="${MERGE_BUILD_DIR:-$root/.build-bench/merge}"; src="$build/src"; scratch="$build/scratch"
   head="$(git -C "$root" rev-parse HEAD)"
   if [ "$(cat "$src/.commit" 2>/dev/null)" != "$head" ]; then
     echo "== a clean copy of $head (git archive)"

@@ -117,6 +117,14 @@ extension AdapterService {
     }
 }
 
+extension BaseRecord {
+    /// The file names for an error message: the first 20, then how many more.
+    var fileList: String {
+        let names = files.prefix(20).map(\.path).joined(separator: ", ")
+        return files.count > 20 ? names + ", and \(files.count - 20) more" : names
+    }
+}
+
 extension Caller {
     /// Whether the caller may see this base: always without a namespace, else when one of its names
     /// lies in the namespace.

@@ -80,7 +80,7 @@ extension AdapterService {
             let path = request.pathParameters["file"] ?? ""
             guard let file = base.file(path) else {
                 throw HTTPError(.notFound, type: "not-found",
-                                detail: "base model \(base.digest.hex) has no file \"\(path.prefix(80))\" (files: \(base.files.map(\.path).joined(separator: ", ")))")
+                                detail: "base model \(base.digest.hex) has no file \"\(path.prefix(80))\" (files: \(base.fileList))")
             }
             return try await baseFileResponse(base, file, request: request,
                                               cacheControl: reference == base.digest.hex ? Self.immutable : "no-cache")

@@ -15,7 +15,7 @@ extension AdapterService {
             let path = request.pathParameters["file"] ?? ""
             guard let file = base.file(path) else {
                 throw HTTPError(.notFound, type: "not-found",
-                                detail: "the merged model has the base's files (\(base.files.map(\.path).joined(separator: ", "))), not \"\(path.prefix(80))\"")
+                                detail: "the merged model has the base's files (\(base.fileList)), not \"\(path.prefix(80))\"")
             }
             let touched = try await touchedShards(r, base)
             guard touched.contains(path) else {
