@@ -15,7 +15,8 @@
 #    shards; the base stays, so its pages stay cached as a serving host's would), against `cp` of the
 #    same stored shards in the same run; the server's VmRSS before and VmHWM during each merge (reset
 #    through /proc/PID/clear_refs) against the largest shard; cached merged shards against the base's
-#    own files; and one cold merge after a restart, when each base shard is rehashed on its first read.
+#    own files; one cold merge after a restart, when each base shard is rehashed on its first read;
+#    and, after another restart, the largest base shard read twice (the first read rehashes it).
 # 2. Extraction. An f32 base with EXTRACT_LAYERS layers (default 2) and vocab 32000, and a tuned copy =
 #    base + a known rank-16 update + noise (10 % of its norm) on q/k/v/o/gate/up/down. Times
 #    `lora-squeeze extract --rank 16 --json` against, on the same tensors, torch.linalg.svd in float64
@@ -24,19 +25,21 @@
 #
 # The binary: SERVICE_BINARY, or a release build of a clean copy of HEAD, never the work tree: git
 # archive into MERGE_BUILD_DIR/src (default .build-bench/merge; kept while HEAD does not move, so a
-# second run rebuilds nothing), scratch path MERGE_BUILD_DIR/scratch. Python: python3 with numpy and safetensors (pip-installed when missing) for the
-# fixtures; the PEFT/torch anchors run in HOSTS_PYTHON (default .build/hub-venvs/hosts/bin/python, which
-# Tests/Hub/run.sh makes; without it the optimum comes from numpy and PEFT is skipped).
+# second run rebuilds nothing), scratch path MERGE_BUILD_DIR/scratch. Python: python3 with numpy and
+# safetensors (pip-installed when missing) for the fixtures; the PEFT/torch anchors run in
+# HOSTS_PYTHON (default .build/hub-venvs/hosts/bin/python, which Tests/Hub/run.sh makes; without it
+# the optimum comes from numpy and PEFT is skipped). Benchmarks/README.md has a recipe for mergekit.
 #
-# Environment: SERVICE_BINARY (a lora-squeeze to measure), MERGE_BUILD_DIR, MERGE_MAX_SHARD (default 5GB; 3GB makes
-# two shards of 2.96 and 2.05 GB), MERGE_LAYERS / MERGE_VOCAB (default 18 / 256000), CACHED_RUNS
-# (default 5), EXTRACT_LAYERS (default 2), EXTRACT_VOCAB (default 32000), HOSTS_PYTHON, MERGEKIT (the
-# mergekit-extract-lora command; default: the one on PATH, else skipped), SKIP_MERGE=1 / SKIP_EXTRACT=1.
+# Environment: SERVICE_BINARY (a lora-squeeze to measure), MERGE_BUILD_DIR, MERGE_MAX_SHARD (default
+# 5GB; 3GB makes two shards of 2.96 and 2.05 GB), MERGE_LAYERS / MERGE_VOCAB (default 18 / 256000),
+# CACHED_RUNS (default 5), EXTRACT_LAYERS (default 2), EXTRACT_VOCAB (default 32000), HOSTS_PYTHON,
+# MERGEKIT (the mergekit-extract-lora command; default: the one on PATH, else skipped),
+# SKIP_MERGE=1 / SKIP_EXTRACT=1.
 #
-# Takes about 14 minutes on the 2-vCPU project machine with mergekit (~11 without), the build excepted
-# (about 4 minutes the first time): ~7 for the merge part (each cold merge of the 5 GB base about a
-# minute), ~5 for extraction, most of it the dense SVD anchors. Temporary data (about 20 GB at the
-# peak) goes under TMPDIR (/tmp) and is removed on exit.
+# Takes about 11 minutes on the 2-vCPU project machine with mergekit (about 9.5 without), plus about
+# 3 minutes for the first build: ~5.5 for the merge part (four cold merges of the 5 GB base at about
+# 45 s each, counting the one after a restart), ~5 for extraction, most of it the dense SVD anchors.
+# Temporary data (about 20 GB at the peak) goes under TMPDIR (/tmp) and is removed on exit.
 set -euo pipefail
 runs="${1:-3}"
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -13,8 +13,9 @@
         streamed from disk) and the adapter, then times merged/16 shard by shard, cold (the adapter is
         deleted and uploaded again untimed between runs, which drops every cache entry made from it),
         against `cp` of the same stored shard; the server's RSS during each merge; cached merged shards
-        against the base's own files; and one cold merge after a restart (base shards rehashed on their
-        first read). Prints medians and ranges.
+        against the base's own files; one cold merge after a restart (base shards rehashed on their first
+        read); and, after another restart, the largest base shard read twice (the first read rehashes it).
+        Prints medians and ranges.
     bench_merge.py extract-fixture BASE_DIR TUNED_DIR [--layers 4] [--vocab 32000] [--rank 16] [--noise 0.1]
         An f32 base and a "full fine-tune" of it: W + U·diag(σ)·Vᵀ (rank --rank, σ log-spaced over 1.5
         decades, RMS 1e-3) + Gaussian noise with ‖N‖ = noise · ‖UΣVᵀ‖, on q/k/v/o/gate/up/down.
@@ -489,7 +490,11 @@ def cmd_merge(a):
         assert code == 200, (code, body[:300])
         upload_adapter()
         restart = cold_merge("after restart")
-        restart_hwm_total = server.status()[0]["VmHWM"] / 1024
+        # The rehash alone: restart again and read the largest base shard twice, first (rehashed) and second.
+        server.stop()
+        server.start()
+        biggest = max(touched, key=lambda s: sizes[s])
+        rehash = [curl_get(f"{server.base}/v1/bases/{base_ref}/files/{biggest}")[2] for _ in range(2)]
 
         print()
         print(f"== merge at rank 16: {len(touched)} shard(s), {merged_bytes / 1e9:.2f} GB of bf16 output, {a.runs} cold runs (medians, ranges)")
@@ -515,10 +520,12 @@ def cmd_merge(a):
         print(f"cached merged shards, GET ({a.cached_runs} runs)                         {median_range(cached, '{:.3f}')}"
               f" = {merged_bytes / 1e9 / statistics.median(cached):.2f} GB/s")
         print(f"the base's own files, GET /v1/bases/…/files ({a.cached_runs} runs)        {median_range(own, '{:.3f}')}"
-              f" = {merged_bytes / 1e9 / statistics.median(own):.2f} GB/s; ratio base / merged {statistics.median(own) / statistics.median(cached):.0%}")
+              f" = {merged_bytes / 1e9 / statistics.median(own):.2f} GB/s; merged shards at {statistics.median(own) / statistics.median(cached):.0%} of that speed")
         print(f"after a restart (base shards rehashed on first read), 1 run: squeeze {restart['squeeze']:.2f} s, merge {restart['merge']:.2f} s "
               f"({', '.join(f'{t:.2f}' for _, t in restart['times'].values())}), server CPU {restart['cpu']:.1f} s, "
               f"peak RSS {restart['hwm']:.0f} MiB")
+        print(f"the rehash alone, after another restart: GET of the base's {biggest} {rehash[0]:.2f} s the first time, "
+              f"{rehash[1]:.2f} s the second")
     finally:
         server.stop()
 
