@@ -30,24 +30,26 @@ pydeps:
 # The test command (README, CI): every Swift Testing suite, the interop and OpenAPI checks,
 # the contract test (schemathesis against the served spec), the Hub protocol with three
 # huggingface_hub versions (Tests/Hub), 20 crash-test cycles, then every fuzz
-# target for 30 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
+# target for 20 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
 # build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
 # The HTTP server's suites still run on their own: their timeouts are real (a 2 s body timeout), and
 # with ~500 other tests starting at once on 2 cores a handler task can wait past them (seen in a fresh
 # clone although 3 local single runs passed); everything else the service does is off the cooperative
 # threads now.
 SWIFT_TMP := $(CURDIR)/.build/tmp
+# Each step prints its duration (Tests/timed.sh), so a CI log says where the minutes went.
+STEP := bash Tests/timed.sh
 test: deps pydeps
 	@mkdir -p $(SWIFT_TMP)
-	TMPDIR=$(SWIFT_TMP) $(SWIFT) build --build-tests
-	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --skip-build --skip HTTPServerTests
-	TMPDIR=$(SWIFT_TMP) $(SWIFT) test --skip-build --filter HTTPServerTests
-	python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
-	python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
-	bash Tests/Contract/run.sh .build/debug/lora-squeeze
-	bash Tests/Hub/run.sh .build/debug/lora-squeeze
-	python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
-	bash Fuzz/run.sh 30
+	TMPDIR=$(SWIFT_TMP) $(STEP) build $(SWIFT) build --build-tests
+	TMPDIR=$(SWIFT_TMP) $(STEP) swift-tests $(SWIFT) test --skip-build --skip HTTPServerTests
+	TMPDIR=$(SWIFT_TMP) $(STEP) http-tests $(SWIFT) test --skip-build --filter HTTPServerTests
+	$(STEP) interop python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
+	$(STEP) openapi python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
+	$(STEP) contract bash Tests/Contract/run.sh .build/debug/lora-squeeze
+	$(STEP) hub bash Tests/Hub/run.sh .build/debug/lora-squeeze
+	$(STEP) crash python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
+	$(STEP) fuzz bash Fuzz/run.sh 20
 	@rm -rf $(SWIFT_TMP)/TemporaryDirectory.*
 
 # The model checks in Python with torch, transformers and PEFT (a virtualenv Tests/Hub/run.sh makes

@@ -4,7 +4,7 @@
 # summary line per target. Exits non-zero if any target crashed or failed to build.
 #   Fuzz/run.sh                 every target, 60 s each
 #   Fuzz/run.sh 300 tar         one target, 300 s
-#   Fuzz/run.sh 30              what CI runs
+#   Fuzz/run.sh 20              what CI runs
 # Targets: safetensors-header multipart tar peft-config kohya-adapter model-directory http (see Fuzz/README.md).
 #
 # Builds with swiftc directly (no Package.swift target): AdapterFormats is compiled once from every
