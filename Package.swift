@@ -5,7 +5,7 @@
 //   lora-squeeze (CLI) → Service → HTTPServer, Store, SqueezeEngine
 //                        SqueezeEngine → AdapterFormats
 //                        SqueezeEngine → CBLAS, CLAPACKE (system-library shims)
-//   HTTPServer (→ CEpoll, CSSL) knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CCrypto) knows nothing of HTTP.
+//   HTTPServer (→ CEpoll, CSSL) knows nothing of LoRA, SQLite or BLAS; Store (→ CSQLite3, CLibPQ, CCrypto) knows nothing of HTTP.
 //
 // Linux only (built and tested on Debian 12 with Swift 6.x): the server, the store and the compute
 // pools call Linux interfaces (sendfile, statvfs's f_bavail, per-thread nice, /proc, MSG_NOSIGNAL,
@@ -36,6 +36,9 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        // libpq: the PostgreSQL catalog backend (Store/PostgreSQL).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         // libssl: TLS for HTTPServer.
         .systemLibrary(name: "CSSL", pkgConfig: "libssl",
                        providers: [.apt(["libssl-dev"])]),
@@ -53,9 +56,10 @@ let package = Package(
         // HTTP/1.1 on sockets and Dispatch. Knows nothing of LoRA, SQLite or BLAS.
         .target(name: "HTTPServer",
                 dependencies: ["CEpoll", "CSSL", "Locking", .product(name: "Logging", package: "swift-log")]),
-        // SQLite metadata and content-addressed blobs. Knows nothing of HTTP.
+        // The catalog (SQLite, or PostgreSQL when shared by replicas) and content-addressed blobs.
+        // Knows nothing of HTTP.
         .target(name: "Store",
-                dependencies: ["CSQLite3", "CCrypto", "Locking", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CSQLite3", "CLibPQ", "CCrypto", "Locking", .product(name: "Logging", package: "swift-log")]),
         // The adapter service: the only module that knows HTTP and adapters both.
         .target(name: "Service",
                 dependencies: ["HTTPServer", "Store", "SqueezeEngine", "AdapterFormats", "Locking",

@@ -47,15 +47,23 @@ public final class BlobStore: Sendable {
 
     /// Opens the store at `root`, creating `root`, `blobs/` and `tmp/` as needed. Does not clean
     /// `tmp/`: call `cleanTemporaryFiles()` at start-up, before any writer exists.
-    public init(root: URL, logger: Logger) throws(BlobStoreError) {
+    ///
+    /// - Parameter replica: on a blob directory several processes share (`--blobs` on a volume
+    ///   every replica mounts), this process's own name: its temporary files go to `tmp/<replica>/`,
+    ///   so cleaning them at start-up never touches another replica's upload in progress. Installing
+    ///   a blob is a `link(2)` of a finished temp file into `blobs/`, atomic and never clobbering,
+    ///   so two replicas committing the same content at once both succeed with one file.
+    public init(root: URL, replica: String? = nil, logger: Logger) throws(BlobStoreError) {
         self.root = root.standardizedFileURL
         self.blobsDirectory = self.root.appendingPathComponent("blobs", isDirectory: true)
-        self.temporaryDirectory = self.root.appendingPathComponent("tmp", isDirectory: true)
+        let shared = self.root.appendingPathComponent("tmp", isDirectory: true)
+        self.temporaryDirectory = replica.map { shared.appendingPathComponent($0, isDirectory: true) } ?? shared
         self.logger = logger
         try Self.makeDirectories(self.root.path)
         var created = try POSIX.makeDirectory(blobsDirectory.path)
-        created = try POSIX.makeDirectory(temporaryDirectory.path) || created
+        created = try POSIX.makeDirectory(shared.path) || created
         if created { try POSIX.syncDirectory(self.root.path) }
+        if replica != nil, try POSIX.makeDirectory(temporaryDirectory.path) { try POSIX.syncDirectory(shared.path) }
     }
 
     // MARK: Reading

@@ -95,7 +95,7 @@ extension AdapterCatalog {
                       AND (?2 IS NULL OR (n.name >= ?2 AND n.name < ?3))
                       AND (?4 IS NULL OR (n.name >= ?4 AND n.name < ?5))))
             """
-        let filters: [any SQLiteBindable] = [query.baseModel, query.namePrefix, query.namePrefix.map { $0 + "~" },
+        let filters: [any DatabaseBindable] = [query.baseModel, query.namePrefix, query.namePrefix.map { $0 + "~" },
                                              scope, scope.map { $0 + "~" }]
         // One lock hold: no write of this process can land between the count and the page.
         return try database.read { connection in
@@ -144,14 +144,14 @@ extension AdapterCatalog {
         EXISTS (SELECT 1 FROM damaged_blobs d WHERE d.digest = a.weights_digest OR d.digest = a.config_digest)
         """
 
-    func fetchAdapter(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> AdapterRecord? {
+    func fetchAdapter(_ digest: SHA256Digest, _ connection: any DatabaseConnection) throws -> AdapterRecord? {
         guard var record = try connection.queryFirst("SELECT \(Self.adapterColumns) FROM adapters a WHERE a.digest = ?",
                                                      [digest.hex], { try adapterRecord($0) }) else { return nil }
         record.names = try fetchNames(digest, connection)
         return record
     }
 
-    func resolveDigest(_ reference: AdapterReference, _ connection: SQLiteConnection) throws -> SHA256Digest? {
+    func resolveDigest(_ reference: AdapterReference, _ connection: any DatabaseConnection) throws -> SHA256Digest? {
         switch reference {
         case .digest(let digest):
             return digest
@@ -163,7 +163,7 @@ extension AdapterCatalog {
     }
 
     /// Decodes `adapterColumns`; names are filled in by the caller.
-    private func adapterRecord(_ row: SQLiteRow) throws -> AdapterRecord {
+    private func adapterRecord(_ row: any DatabaseRow) throws -> AdapterRecord {
         let format = try row.column(1) as String
         guard let adapterFormat = AdapterFormat(rawValue: format) else {
             throw CatalogError.corruptRow(table: "adapters", column: "format", value: format)

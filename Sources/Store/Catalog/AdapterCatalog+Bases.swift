@@ -58,7 +58,7 @@ extension AdapterCatalog {
         let filter = """
             WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM base_names n WHERE n.base_digest = b.digest AND n.name >= ?1 AND n.name < ?2)
             """
-        let filters: [any SQLiteBindable] = [scope, scope.map { $0 + "~" }]
+        let filters: [any DatabaseBindable] = [scope, scope.map { $0 + "~" }]
         return try database.read { connection in
             let total = try connection.queryFirst("SELECT count(*) FROM bases b \(filter)", filters) { try $0.column(0) as Int } ?? 0
             let digests = try connection.query("""
@@ -129,7 +129,7 @@ extension AdapterCatalog {
 
     // MARK: Rows
 
-    func resolveBaseDigest(_ reference: AdapterReference, _ connection: SQLiteConnection) throws -> SHA256Digest? {
+    func resolveBaseDigest(_ reference: AdapterReference, _ connection: any DatabaseConnection) throws -> SHA256Digest? {
         switch reference {
         case .digest(let digest): return digest
         case .name(let name):
@@ -139,7 +139,7 @@ extension AdapterCatalog {
         }
     }
 
-    func fetchBase(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> BaseRecord? {
+    func fetchBase(_ digest: SHA256Digest, _ connection: any DatabaseConnection) throws -> BaseRecord? {
         guard var record = try connection.queryFirst("""
             SELECT digest, total_bytes, tensor_count, description, created_at FROM bases WHERE digest = ?
             """, [digest.hex], { row in
@@ -167,7 +167,7 @@ extension AdapterCatalog {
         return record
     }
 
-    private func upsertBaseName(_ name: AdapterName, _ digest: SHA256Digest, _ connection: SQLiteConnection) throws {
+    private func upsertBaseName(_ name: AdapterName, _ digest: SHA256Digest, _ connection: any DatabaseConnection) throws {
         try connection.run("""
             INSERT INTO base_names (name, base_digest, updated_at) VALUES (?, ?, ?)
             ON CONFLICT (name) DO UPDATE SET base_digest = excluded.base_digest, updated_at = excluded.updated_at

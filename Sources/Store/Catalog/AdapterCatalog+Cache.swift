@@ -45,11 +45,12 @@ extension AdapterCatalog {
     /// Hits kept in memory and not yet written.
     public var pendingCacheTouches: Int { touches.withLock { $0.pending.count } }
 
-    private func applyTouches(_ pending: [CacheKey: CacheTouches.Touch], _ connection: SQLiteConnection) throws {
+    private func applyTouches(_ pending: [CacheKey: CacheTouches.Touch], _ connection: any DatabaseConnection) throws {
         for (key, touch) in pending {
             try connection.run("""
-                UPDATE squeeze_cache SET last_used_at = max(last_used_at, ?), hit_count = hit_count + ?
-                WHERE adapter_digest = ? AND rank = ? AND options = ?
+                UPDATE squeeze_cache
+                SET last_used_at = CASE WHEN last_used_at > ?1 THEN last_used_at ELSE ?1 END, hit_count = hit_count + ?2
+                WHERE adapter_digest = ?3 AND rank = ?4 AND options = ?5
                 """, [touch.lastUsedAt, touch.hits, key.adapter.hex, key.rank, key.options])
         }
     }
@@ -189,7 +190,7 @@ extension AdapterCatalog {
         base_digest
         """
 
-    func cacheCounters(_ connection: SQLiteConnection) throws -> CacheCounters {
+    func cacheCounters(_ connection: any DatabaseConnection) throws -> CacheCounters {
         var result = counters.withLock { $0 }
         result.entries = try connection.queryFirst("SELECT count(*) FROM squeeze_cache") { try $0.column(0) as Int } ?? 0
         result.bytes = try cacheBytes(connection)
@@ -205,7 +206,7 @@ extension AdapterCatalog {
 
     /// The bytes the cache holds on disk: each blob a cache row refers to, once, unless an adapter
     /// holds it too.
-    func cacheBytes(_ connection: SQLiteConnection) throws -> Int64 {
+    func cacheBytes(_ connection: any DatabaseConnection) throws -> Int64 {
         try connection.queryFirst("""
             SELECT coalesce(sum(size), 0) FROM blobs
             WHERE digest IN (SELECT config_digest FROM squeeze_cache WHERE config_digest IS NOT NULL
@@ -215,7 +216,7 @@ extension AdapterCatalog {
     }
 
     /// The part of `cacheBytes` that pinned rows hold, counted the same way.
-    func pinnedBytes(_ connection: SQLiteConnection) throws -> Int64 {
+    func pinnedBytes(_ connection: any DatabaseConnection) throws -> Int64 {
         try connection.queryFirst("""
             SELECT coalesce(sum(size), 0) FROM blobs
             WHERE digest IN (SELECT config_digest FROM squeeze_cache WHERE pinned = 1 AND config_digest IS NOT NULL
@@ -226,7 +227,7 @@ extension AdapterCatalog {
 
     /// The size of `blob` if no cache row and no adapter refers to it any more (its removal then
     /// frees it), else 0.
-    private func sizeFreedByCache(_ blob: SHA256Digest, _ connection: SQLiteConnection) throws -> Int64 {
+    private func sizeFreedByCache(_ blob: SHA256Digest, _ connection: any DatabaseConnection) throws -> Int64 {
         try connection.queryFirst("""
             SELECT coalesce(sum(size), 0) FROM blobs WHERE digest = ?1
               AND NOT EXISTS (SELECT 1 FROM squeeze_cache WHERE config_digest = ?1 OR weights_digest = ?1)
@@ -235,13 +236,13 @@ extension AdapterCatalog {
             """, [blob.hex]) { try $0.column(0) as Int64 } ?? 0
     }
 
-    func fetchCacheEntries(adapter: SHA256Digest, _ connection: SQLiteConnection) throws -> [CacheEntry] {
+    func fetchCacheEntries(adapter: SHA256Digest, _ connection: any DatabaseConnection) throws -> [CacheEntry] {
         try connection.query("""
             SELECT \(Self.cacheColumns) FROM squeeze_cache WHERE adapter_digest = ? ORDER BY last_used_at DESC, rowid DESC
             """, [adapter.hex]) { try cacheEntry($0) }
     }
 
-    private func fetchCacheEntry(_ key: CacheKey, _ connection: SQLiteConnection) throws -> CacheEntry? {
+    private func fetchCacheEntry(_ key: CacheKey, _ connection: any DatabaseConnection) throws -> CacheEntry? {
         try connection.queryFirst("""
             SELECT \(Self.cacheColumns) FROM squeeze_cache WHERE adapter_digest = ? AND rank = ? AND options = ?
             """, [key.adapter.hex, key.rank, key.options]) { try cacheEntry($0) }
@@ -251,7 +252,7 @@ extension AdapterCatalog {
         try database.transaction { connection in try updatePinned(pinned, key, connection) }
     }
 
-    private func updatePinned(_ pinned: Bool, _ key: CacheKey, _ connection: SQLiteConnection) throws -> CacheEntry {
+    private func updatePinned(_ pinned: Bool, _ key: CacheKey, _ connection: any DatabaseConnection) throws -> CacheEntry {
         guard let entry = try connection.queryFirst("""
             UPDATE squeeze_cache SET pinned = ? WHERE adapter_digest = ? AND rank = ? AND options = ?
             RETURNING \(Self.cacheColumns)
@@ -261,9 +262,9 @@ extension AdapterCatalog {
         return entry
     }
 
-    func cacheEntryRow(_ row: SQLiteRow) throws -> CacheEntry { try cacheEntry(row) }
+    func cacheEntryRow(_ row: any DatabaseRow) throws -> CacheEntry { try cacheEntry(row) }
 
-    private func cacheEntry(_ row: SQLiteRow) throws -> CacheEntry {
+    private func cacheEntry(_ row: any DatabaseRow) throws -> CacheEntry {
         let adapter = try digest(row, 0, table: "squeeze_cache", column: "adapter_digest")
         let rank = try row.column(1) as Int
         let options = try row.column(2) as String

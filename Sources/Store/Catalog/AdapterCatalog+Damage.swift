@@ -80,7 +80,7 @@ extension AdapterCatalog {
     /// Releases this process's pending commits of `digests` and removes each file no row records
     /// (another pending commit of the same content keeps it). Call under the database lock. A failure
     /// leaves an orphan for the next start's collection, never a missing blob.
-    func releaseUnrecorded(_ digests: [SHA256Digest], _ connection: SQLiteConnection) {
+    func releaseUnrecorded(_ digests: [SHA256Digest], _ connection: any DatabaseConnection) {
         for digest in digests {
             blobs.claim(digest)
             let recorded: Bool

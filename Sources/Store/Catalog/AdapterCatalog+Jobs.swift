@@ -68,7 +68,8 @@ extension AdapterCatalog {
                 """, [status.rawValue, error, result, id.rawValue, position])
             if changed == 1 {
                 try connection.run("""
-                    UPDATE jobs SET progress_done = min(progress_done + 1, progress_total), updated_at = ? WHERE id = ?
+                    UPDATE jobs SET progress_done = CASE WHEN progress_done < progress_total THEN progress_done + 1 ELSE progress_total END,
+                                    updated_at = ? WHERE id = ?
                     """, [now(), id.rawValue])
             }
             guard let job = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
@@ -132,11 +133,11 @@ extension AdapterCatalog {
         id, kind, state, request, progress_done, progress_total, result, error, created_at, updated_at, namespace
         """
 
-    private func fetchJob(_ id: JobID, _ connection: SQLiteConnection) throws -> JobRecord? {
+    private func fetchJob(_ id: JobID, _ connection: any DatabaseConnection) throws -> JobRecord? {
         try connection.queryFirst("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [id.rawValue]) { try jobRecord($0) }
     }
 
-    private func jobRecord(_ row: SQLiteRow) throws -> JobRecord {
+    private func jobRecord(_ row: any DatabaseRow) throws -> JobRecord {
         let idText = try row.column(0) as String
         let stateText = try row.column(2) as String
         guard let id = try? JobID(validating: idText) else {

@@ -31,14 +31,14 @@ extension AdapterCatalog {
 
     // MARK: Rows
 
-    func upsertName(_ name: AdapterName, _ digest: SHA256Digest, _ connection: SQLiteConnection) throws {
+    func upsertName(_ name: AdapterName, _ digest: SHA256Digest, _ connection: any DatabaseConnection) throws {
         try connection.run("""
             INSERT INTO names (name, adapter_digest, updated_at) VALUES (?, ?, ?)
             ON CONFLICT (name) DO UPDATE SET adapter_digest = excluded.adapter_digest, updated_at = excluded.updated_at
             """, [name.rawValue, digest.hex, now()])
     }
 
-    func fetchNames(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> [AdapterName] {
+    func fetchNames(_ digest: SHA256Digest, _ connection: any DatabaseConnection) throws -> [AdapterName] {
         try connection.query("SELECT name FROM names WHERE adapter_digest = ? ORDER BY name", [digest.hex]) { row in
             let text = try row.column(0) as String
             guard let name = try? AdapterName(stored: text) else {
@@ -48,7 +48,7 @@ extension AdapterCatalog {
         }
     }
 
-    private func lookUpName(_ name: AdapterName, _ connection: SQLiteConnection) throws -> SHA256Digest? {
+    private func lookUpName(_ name: AdapterName, _ connection: any DatabaseConnection) throws -> SHA256Digest? {
         try connection.queryFirst("SELECT adapter_digest FROM names WHERE name = ?", [name.rawValue]) {
             try digest($0, 0, table: "names", column: "adapter_digest")
         }

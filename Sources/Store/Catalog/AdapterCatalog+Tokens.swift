@@ -74,7 +74,7 @@ extension AdapterCatalog {
         guard !uses.isEmpty else { return }
         try database.transaction { connection in
             for (id, time) in uses {
-                try connection.run("UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
+                try connection.run("UPDATE tokens SET last_used_at = CASE WHEN last_used_at > ?1 THEN last_used_at ELSE ?1 END WHERE id = ?2",
                                    [time.timeIntervalSince1970, id.rawValue])
             }
         }
@@ -84,7 +84,7 @@ extension AdapterCatalog {
 
     static let tokenColumns = "id, name, scope, namespace, created_at, expires_at, last_used_at, revoked_at"
 
-    private func tokenRecord(_ row: SQLiteRow) throws -> TokenRecord {
+    private func tokenRecord(_ row: any DatabaseRow) throws -> TokenRecord {
         let idText = try row.column(0) as String
         guard let id = try? TokenID(validating: idText) else {
             throw CatalogError.corruptRow(table: "tokens", column: "id", value: idText)

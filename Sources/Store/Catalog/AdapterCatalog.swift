@@ -2,38 +2,57 @@ import Foundation
 import Locking
 import Logging
 
-/// The store's metadata layer: adapters, their names, the squeeze cache and background jobs, in a
-/// SQLite file beside a `BlobStore` that holds the bytes.
+/// The store's metadata layer: adapters, base models, their names, the squeeze cache, jobs and
+/// tokens, in a database (`CatalogDatabase`: a SQLite file by default, or PostgreSQL shared by
+/// replicas) beside a `BlobStore` that holds the bytes.
 ///
-/// Layout under `directory`: `catalog.sqlite` (+ its WAL files), `blobs/`, `tmp/`.
+/// Layout under `directory`: `catalog.sqlite` (+ its WAL files, SQLite only), and unless the
+/// configuration names another blob directory, `blobs/` and `tmp/`.
 ///
 /// Invariants:
 /// - A row never points at a missing blob: `put` and `cacheInsert` check the blob files inside their
 ///   transaction, and blob files are removed only after the transaction that dropped their last
-///   reference committed, while the database lock is still held, so no other write can slip between.
+///   reference committed, while the database's writer lock is still held, so no other write can
+///   slip between (on PostgreSQL the lock is fleet-wide: see `PostgresDatabase`).
 /// - Blobs are reference-counted by query: when an adapter, base model or cache entry goes, each blob
 ///   it used is removed if no adapter, base file or cache entry still refers to it.
-/// - Opening cleans `tmp/` (what a crash left) and, by default, removes blob files no row refers to
-///   (blobs committed by a process that died before storing the row).
+/// - Opening cleans this process's `tmp/` (what a crash left) and, by default on a private blob
+///   directory, removes blob files no row refers to (blobs committed by a process that died before
+///   storing the row). On a shared blob directory it does not: such a file may be another
+///   replica's, committed and not yet recorded.
 ///
-/// Thread safety: every method may be called from any task; writes are serialized by the
-/// database's lock (see `SQLiteDatabase`). Calls block briefly — a few milliseconds for a commit
-/// with its fsync — and never suspend.
+/// Thread safety: every method may be called from any thread; writes take turns on the database's
+/// writer lock. Calls block briefly — a few milliseconds for a commit with its fsync, or a network
+/// round trip — and never suspend: call them off Swift's cooperative threads.
 public final class AdapterCatalog: Sendable {
     /// Settings for opening a catalog.
     public struct Configuration: Sendable, Equatable {
+        /// SQLite's settings (when `postgres` is nil).
         public var database: SQLiteDatabase.Configuration
         /// The SQLite file's name inside the catalog directory.
         public var databaseFileName: String
-        /// Remove blob files no row refers to when opening.
+        /// A PostgreSQL catalog instead of the SQLite file (`--catalog postgresql://…`).
+        public var postgres: PostgresDatabase.Configuration?
+        /// Where the blobs live, when not in the catalog directory (`--blobs`): a directory every
+        /// replica mounts. Nil keeps them beside the SQLite file.
+        public var blobDirectory: URL?
+        /// This process's name on a shared blob directory (`--replica-id`): its temporary files go
+        /// to `tmp/<replica>/`. Required with `postgres`, where the directory is shared.
+        public var replica: String?
+        /// Remove blob files no row refers to when opening. Ignored (never done) on a PostgreSQL
+        /// catalog, whose blob directory other replicas share.
         public var removeOrphanBlobsAtOpen: Bool
-        /// Empty `tmp/` when opening (what a crashed writer left).
+        /// Empty this process's `tmp/` when opening (what a crashed writer left).
         public var cleanTemporaryFilesAtOpen: Bool
 
         public init(database: SQLiteDatabase.Configuration = .init(), databaseFileName: String = "catalog.sqlite",
+                    postgres: PostgresDatabase.Configuration? = nil, blobDirectory: URL? = nil, replica: String? = nil,
                     removeOrphanBlobsAtOpen: Bool = true, cleanTemporaryFilesAtOpen: Bool = true) {
             self.database = database
             self.databaseFileName = databaseFileName
+            self.postgres = postgres
+            self.blobDirectory = blobDirectory
+            self.replica = replica
             self.removeOrphanBlobsAtOpen = removeOrphanBlobsAtOpen
             self.cleanTemporaryFilesAtOpen = cleanTemporaryFilesAtOpen
         }
@@ -43,11 +62,19 @@ public final class AdapterCatalog: Sendable {
         /// committed and not yet recorded, so neither is touched.
         public static let besideRunningServer = Configuration(removeOrphanBlobsAtOpen: false,
                                                               cleanTemporaryFilesAtOpen: false)
+
+        /// The same, on the catalog this configuration names (for tools given `--catalog`).
+        public var besideRunningServer: Configuration {
+            var copy = self
+            copy.removeOrphanBlobsAtOpen = false
+            copy.cleanTemporaryFilesAtOpen = false
+            return copy
+        }
     }
 
     /// The blob files. Write blobs through it, then record them with `put` or `cacheInsert`.
     public let blobs: BlobStore
-    let database: SQLiteDatabase
+    let database: any CatalogDatabase
     let logger: Logger
     let clock: @Sendable () -> Date
     let counters = Locked(CacheCounters())
@@ -56,32 +83,54 @@ public final class AdapterCatalog: Sendable {
     /// `quarantine`'s file moves, handed from `write`'s post-commit step to the caller.
     let quarantineMoves = Locked([SHA256Digest: Bool]())
 
+    /// Where the catalog's rows are: the SQLite file's path, or the PostgreSQL URL without its password.
+    public var location: String { database.location }
+
     /// Opens (creating if needed) the catalog in `directory`: migrates the schema, cleans `tmp/`,
     /// and removes orphan blobs if configured. Call once at start-up, before any writer exists.
     ///
     /// - Parameter clock: the time recorded in rows and used for LRU order; tests inject their own.
     public init(directory: URL, configuration: Configuration = .init(), logger: Logger,
                 clock: @escaping @Sendable () -> Date = { Date() }) throws {
-        blobs = try BlobStore(root: directory, logger: logger)
+        if configuration.postgres != nil, configuration.replica == nil {
+            throw CatalogError.invalidConfiguration("a PostgreSQL catalog needs a replica name (--replica-id), for its own tmp/ on the shared blob directory")
+        }
+        if let replica = configuration.replica { try Self.validateReplica(replica) }
+        blobs = try BlobStore(root: configuration.blobDirectory ?? directory, replica: configuration.replica, logger: logger)
         if configuration.cleanTemporaryFilesAtOpen { try blobs.cleanTemporaryFiles() }
-        database = try SQLiteDatabase(path: directory.appendingPathComponent(configuration.databaseFileName).path,
-                                      configuration: configuration.database, logger: logger)
+        if let postgres = configuration.postgres {
+            database = try PostgresDatabase(configuration: postgres, logger: logger)
+        } else {
+            database = try SQLiteDatabase(path: directory.appendingPathComponent(configuration.databaseFileName).path,
+                                          configuration: configuration.database, logger: logger)
+        }
         self.logger = logger
         self.clock = clock
-        try database.migrate(CatalogSchema.migrations)
-        if configuration.removeOrphanBlobsAtOpen { try removeOrphanBlobs() }
+        try database.migrateCatalog()
+        if configuration.removeOrphanBlobsAtOpen && configuration.postgres == nil { try removeOrphanBlobs() }
     }
 
-    /// Writes pending cache hits and closes the database. Later calls throw `SQLiteError.closed`.
+    /// A replica name: 1 to 63 of `A-Z a-z 0-9 . _ -`, not `.` or `..` (it names a directory).
+    public static func validateReplica(_ replica: String) throws {
+        let allowed = replica.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+        guard (1...63).contains(replica.utf8.count), allowed, replica != ".", replica != ".." else {
+            throw CatalogError.invalidConfiguration("replica name \(quoted(replica)) must be 1 to 63 of A-Z a-z 0-9 . _ - (and not . or ..)")
+        }
+    }
+
+    /// Writes pending cache hits and closes the database. Later calls throw the backend's `closed` error.
     public func close() {
-        do { try flushCacheTouches() } catch SQLiteError.closed {} catch {
+        do { try flushCacheTouches() } catch where database.isClosedError(error) {} catch {
             logger.warning("cache hits could not be written at close", metadata: ["error": "\(error)"])
         }
         database.close()
     }
 
     /// The schema version the catalog is at.
-    public func schemaVersion() throws -> Int { try database.userVersion() }
+    public func schemaVersion() throws -> Int { try database.schemaVersion() }
 
     /// The number of migrations this build knows (the version a fresh catalog reaches).
     public static var currentSchemaVersion: Int { CatalogSchema.migrations.count }
@@ -146,7 +195,7 @@ public final class AdapterCatalog: Sendable {
     /// unreferenced. When the transaction fails, the blobs it was to record are released all the same
     /// (and removed unless a row or another pending commit uses them): a failed `put` or
     /// `cacheInsert` leaves no blob waiting for a claim that will never come.
-    func write<T>(_ body: (SQLiteConnection, inout BlobEffects) throws -> T) throws -> (T, removed: [SHA256Digest]) {
+    func write<T>(_ body: (any DatabaseConnection, inout BlobEffects) throws -> T) throws -> (T, removed: [SHA256Digest]) {
         try database.withConnection { connection in
             var effects = BlobEffects()
             let (result, unreferenced): (T, [SHA256Digest])
@@ -182,7 +231,7 @@ public final class AdapterCatalog: Sendable {
     }
 
     /// Checks that the blob file exists, records it in `blobs`, and returns its size.
-    func registerBlob(_ digest: SHA256Digest, _ connection: SQLiteConnection) throws -> Int64 {
+    func registerBlob(_ digest: SHA256Digest, _ connection: any DatabaseConnection) throws -> Int64 {
         guard let size = try blobs.size(of: digest) else { throw CatalogError.missingBlob(digest) }
         try connection.run("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
                            [digest.hex, size, clock().timeIntervalSince1970])
@@ -190,7 +239,7 @@ public final class AdapterCatalog: Sendable {
     }
 
     /// Deletes the `blobs` rows of the candidates nothing refers to any more; returns those digests.
-    private func dropUnreferencedBlobs(_ candidates: Set<SHA256Digest>, _ connection: SQLiteConnection) throws -> [SHA256Digest] {
+    private func dropUnreferencedBlobs(_ candidates: Set<SHA256Digest>, _ connection: any DatabaseConnection) throws -> [SHA256Digest] {
         var dropped: [SHA256Digest] = []
         for digest in candidates.sorted() {
             let references = try connection.queryFirst("""
@@ -206,14 +255,14 @@ public final class AdapterCatalog: Sendable {
     }
 
     /// Reads a digest column, refusing a value that is not one.
-    func digest(_ row: SQLiteRow, _ column: Int, table: String, column name: String) throws -> SHA256Digest {
+    func digest(_ row: any DatabaseRow, _ column: Int, table: String, column name: String) throws -> SHA256Digest {
         let text = try row.column(column) as String
         guard let digest = SHA256Digest(text) else { throw CatalogError.corruptRow(table: table, column: name, value: text) }
         return digest
     }
 
     /// Reads a nullable digest column.
-    func optionalDigest(_ row: SQLiteRow, _ column: Int, table: String, column name: String) throws -> SHA256Digest? {
+    func optionalDigest(_ row: any DatabaseRow, _ column: Int, table: String, column name: String) throws -> SHA256Digest? {
         row.isNull(column) ? nil : try digest(row, column, table: table, column: name)
     }
 

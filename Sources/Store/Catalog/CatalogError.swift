@@ -1,5 +1,5 @@
-/// A request the catalog refuses, naming what is at fault. (SQLite and file system failures
-/// arrive as `SQLiteError` and `BlobStoreError`.)
+/// A request the catalog refuses, naming what is at fault. (Database and file system failures
+/// arrive as `SQLiteError` or `PostgresError`, and `BlobStoreError`.)
 public enum CatalogError: Error, Equatable, CustomStringConvertible {
     /// The text is neither a digest nor a valid name.
     case invalidReference(String, AdapterNameError)
@@ -47,6 +47,8 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
     case baseNamesOutsideNamespace(SHA256Digest, namespace: String)
     /// A stored value that fails validation: the database was edited by hand or is damaged.
     case corruptRow(table: String, column: String, value: String)
+    /// The catalog cannot be opened as configured.
+    case invalidConfiguration(String)
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum CatalogError: Error, Equatable, CustomStringConvertible {
             "blob \(digest) is not in the blob store; commit it before referring to it"
         case .invalidAdapter(let digest, let why):
             "adapter \(digest): \(why)"
+        case .invalidConfiguration(let why):
+            "catalog configuration: \(why)"
         case .invalidQuery(let why):
             "invalid adapter query: \(why)"
         case .invalidCacheKey(let why):

@@ -162,3 +162,9 @@ enum CatalogSchema {
         CREATE INDEX squeeze_cache_by_base ON squeeze_cache (base_digest);
         """
 }
+
+extension SQLiteDatabase {
+    /// Brings a SQLite catalog up to `CatalogSchema.version`.
+    @discardableResult
+    public func migrateCatalog() throws -> (from: Int, to: Int) { try migrate(CatalogSchema.migrations) }
+}

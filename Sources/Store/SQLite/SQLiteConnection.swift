@@ -5,7 +5,7 @@ import CSQLite3
 ///
 /// Not `Sendable` and not to be kept beyond the closure: everything done through it is serialized
 /// by that lock. Statements run through `run`/`query`/`queryFirst` are prepared once and cached.
-public final class SQLiteConnection {
+public final class SQLiteConnection: DatabaseConnection {
     let handle: OpaquePointer
     /// The database file's path, for error messages.
     public let path: String
@@ -41,19 +41,19 @@ public final class SQLiteConnection {
 
     /// Runs a statement with `bindings`; returns the number of rows it changed.
     @discardableResult
-    public func run(_ sql: String, _ bindings: [any SQLiteBindable] = []) throws(SQLiteError) -> Int {
+    public func run(_ sql: String, _ bindings: [any DatabaseBindable] = []) throws(SQLiteError) -> Int {
         try cached(sql).run(bindings)
     }
 
     /// Runs a query with `bindings` and maps every row with `transform`.
-    public func query<T>(_ sql: String, _ bindings: [any SQLiteBindable] = [],
-                         _ transform: (SQLiteRow) throws -> T) throws -> [T] {
+    public func query<T>(_ sql: String, _ bindings: [any DatabaseBindable] = [],
+                         _ transform: (any DatabaseRow) throws -> T) throws -> [T] {
         try cached(sql).query(bindings, transform)
     }
 
     /// The first row of a query mapped with `transform`, or nil when it returns no row.
-    public func queryFirst<T>(_ sql: String, _ bindings: [any SQLiteBindable] = [],
-                              _ transform: (SQLiteRow) throws -> T) throws -> T? {
+    public func queryFirst<T>(_ sql: String, _ bindings: [any DatabaseBindable] = [],
+                              _ transform: (any DatabaseRow) throws -> T) throws -> T? {
         let statement = try cached(sql)
         statement.inUse = true
         defer { statement.reset(); statement.inUse = false }

@@ -13,7 +13,7 @@ extension SQLiteDatabase {
     public func migrate(_ migrations: [String]) throws -> (from: Int, to: Int) {
         let start = try userVersion()
         while true {
-            let applied: Int? = try transaction { connection in
+            let applied: Int? = try withSQLiteConnection { connection in try connection.transaction {
                 let version = try connection.userVersion()
                 guard version <= migrations.count else {
                     throw SQLiteError.schemaTooNew(path: path, found: version, known: migrations.count)
@@ -22,7 +22,7 @@ extension SQLiteDatabase {
                 try connection.execute(migrations[version])
                 try connection.setUserVersion(version + 1)
                 return version + 1
-            }
+            } }
             guard let applied else { break }
             logger.info("applied schema migration", metadata: ["path": "\(path)", "version": "\(applied)"])
         }

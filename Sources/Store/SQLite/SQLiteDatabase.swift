@@ -18,7 +18,7 @@ import Logging
 ///
 /// Opening applies `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON` and the configured
 /// busy timeout, and enables extended result codes.
-public final class SQLiteDatabase: @unchecked Sendable {
+public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
     /// The database file.
     public let path: String
     public let configuration: Configuration
@@ -86,7 +86,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// statement in it sees the same snapshot, the last commit before it started. Writes through it
     /// fail (`query_only`). Never waits for the writer's lock or its fsync.
     @discardableResult
-    public func read<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    public func read<T>(_ body: (any DatabaseConnection) throws -> T) throws -> T {
         try reader.withLock { state in
             let connection: SQLiteConnection
             switch state {
@@ -114,7 +114,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// Runs `body` with the connection, holding the lock; no transaction is opened.
     @discardableResult
-    public func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    public func withConnection<T>(_ body: (any DatabaseConnection) throws -> T) throws -> T {
+        try withSQLiteConnection(body)
+    }
+
+    /// `withConnection` with the concrete connection, for what only SQLite has (`user_version`).
+    func withSQLiteConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try connection.withLock { connection in
             guard let connection else { throw SQLiteError.closed(path: path) }
             return try body(connection)
@@ -127,7 +132,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// cannot fail halfway with `SQLITE_BUSY` on lock upgrade. When `body` throws, or `COMMIT`
     /// fails, the transaction is rolled back and the error rethrown.
     @discardableResult
-    public func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    public func transaction<T>(_ body: (any DatabaseConnection) throws -> T) throws -> T {
         try withConnection { connection in try connection.transaction { try body(connection) } }
     }
 
@@ -138,19 +143,30 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// Runs one statement with `bindings`; returns the number of rows it changed.
     @discardableResult
-    public func run(_ sql: String, _ bindings: [any SQLiteBindable] = []) throws -> Int {
+    public func run(_ sql: String, _ bindings: [any DatabaseBindable] = []) throws -> Int {
         try withConnection { try $0.run(sql, bindings) }
     }
 
     /// Runs a query with `bindings` and maps every row with `transform`.
-    public func query<T>(_ sql: String, _ bindings: [any SQLiteBindable] = [],
-                         _ transform: (SQLiteRow) throws -> T) throws -> [T] {
+    public func query<T>(_ sql: String, _ bindings: [any DatabaseBindable] = [],
+                         _ transform: (any DatabaseRow) throws -> T) throws -> [T] {
         try withConnection { try $0.query(sql, bindings, transform) }
     }
 
     /// The schema version (`PRAGMA user_version`).
     public func userVersion() throws -> Int {
-        try withConnection { try $0.userVersion() }
+        try withSQLiteConnection { try $0.userVersion() }
+    }
+
+    // MARK: CatalogDatabase
+
+    public var location: String { path }
+
+    public func schemaVersion() throws -> Int { try userVersion() }
+
+    public func isClosedError(_ error: any Error) -> Bool {
+        if case SQLiteError.closed = error { return true }
+        return false
     }
 
     private static func applyPragmas(_ connection: SQLiteConnection) throws(SQLiteError) {

@@ -43,18 +43,18 @@ public final class SQLiteStatement {
     public var parameterCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
 
     /// Resets the statement and binds `values` to its parameters in order; the count must match.
-    public func bind(_ values: [any SQLiteBindable]) throws(SQLiteError) {
+    public func bind(_ values: [any DatabaseBindable]) throws(SQLiteError) {
         reset()
         guard values.count == parameterCount else {
             throw .bindingCount(sql: sql, expected: parameterCount, given: values.count)
         }
         for (offset, value) in values.enumerated() {
-            try bind(value.sqliteValue, at: offset + 1)
+            try bind(value.databaseValue, at: offset + 1)
         }
     }
 
     /// Binds one value to the 1-based parameter `index`.
-    public func bind(_ value: SQLiteValue, at index: Int) throws(SQLiteError) {
+    public func bind(_ value: DatabaseValue, at index: Int) throws(SQLiteError) {
         guard let position = Int32(exactly: index) else {
             throw .bind(sql: sql, index: index, code: SQLITE_RANGE, message: "parameter index out of range")
         }
@@ -107,7 +107,7 @@ public final class SQLiteStatement {
 
     /// Binds, runs to completion, resets; returns the number of rows changed.
     @discardableResult
-    public func run(_ values: [any SQLiteBindable] = []) throws(SQLiteError) -> Int {
+    public func run(_ values: [any DatabaseBindable] = []) throws(SQLiteError) -> Int {
         inUse = true
         defer { reset(); inUse = false }
         try bind(values)
@@ -116,7 +116,7 @@ public final class SQLiteStatement {
     }
 
     /// Binds, maps each row with `transform`, resets.
-    public func query<T>(_ values: [any SQLiteBindable] = [], _ transform: (SQLiteRow) throws -> T) throws -> [T] {
+    public func query<T>(_ values: [any DatabaseBindable] = [], _ transform: (any DatabaseRow) throws -> T) throws -> [T] {
         inUse = true
         defer { reset(); inUse = false }
         try bind(values)

@@ -27,7 +27,7 @@ struct SQLiteDatabaseTests {
         try await withTemporaryDirectory { directory in
             let database = try makeDatabase(directory)
             try database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
-            let values: [SQLiteValue] = [
+            let values: [DatabaseValue] = [
                 .integer(.min), .integer(.max), .integer(0), .real(-0.5), .real(.infinity), .real(1e-300),
                 .text(""), .text("naïve ☃ 𝄞"), .text("a\u{0}b"), .blob(Data()), .blob(Data([0, 1, 2, 255])), .null,
             ]
@@ -42,7 +42,7 @@ struct SQLiteDatabaseTests {
         try await withTemporaryDirectory { directory in
             let database = try makeDatabase(directory)
             try database.execute("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)")
-            try database.run("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [42, 2.5, "text", Data([9]), SQLiteValue.null])
+            try database.run("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [42, 2.5, "text", Data([9]), DatabaseValue.null])
             try database.withConnection { connection in
                 let row = try #require(try connection.queryFirst("SELECT i, r, s, b, n FROM t") { row in
                     (try row.column(0) as Int64, try row.column(0) as Int, try row.column(0) as Double,
@@ -76,7 +76,7 @@ struct SQLiteDatabaseTests {
         }
     }
 
-    @Test("Swift values bind through SQLiteBindable, nil optionals as NULL")
+    @Test("Swift values bind through DatabaseBindable, nil optionals as NULL")
     func bindables() async throws {
         try await withTemporaryDirectory { directory in
             let database = try makeDatabase(directory)
@@ -113,7 +113,7 @@ struct SQLiteDatabaseTests {
                 return
             }
             #expect(failedSQL == insert && uniqueMessage.contains("UNIQUE"))
-            let notNull = try #require(throws: SQLiteError.self) { try database.run(insert, [SQLiteValue.null]) }
+            let notNull = try #require(throws: SQLiteError.self) { try database.run(insert, [DatabaseValue.null]) }
             #expect(notNull.code == 1299)  // SQLITE_CONSTRAINT_NOTNULL
         }
     }
@@ -123,7 +123,7 @@ struct SQLiteDatabaseTests {
         try await withTemporaryDirectory { directory in
             let database = try makeDatabase(directory)
             let sql = "SELECT ?, ?"
-            let values = [any SQLiteBindable](repeating: 1, count: given)
+            let values = [any DatabaseBindable](repeating: 1, count: given)
             #expect(throws: SQLiteError.bindingCount(sql: sql, expected: 2, given: given)) {
                 try database.query(sql, values) { _ in () }
             }

@@ -42,7 +42,7 @@ struct SQLiteTransactionTests {
             #expect(try database.query("SELECT count(*) FROM u") { try $0.column(0) as Int } == [0])
             // And the connection is usable afterwards (no transaction left open).
             try database.transaction { try $0.run("INSERT INTO u VALUES (2)") }
-            #expect(try database.withConnection { $0.isAutocommit })
+            #expect(try database.withConnection { ($0 as? SQLiteConnection)?.isAutocommit } == true)
         }
     }
 

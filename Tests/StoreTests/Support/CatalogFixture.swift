@@ -10,32 +10,71 @@ func makeLogger() -> Logger {
 }
 
 /// A catalog in a temporary directory with a hand-driven clock; `reopen()` simulates a restart.
+///
+/// With `LORA_SQUEEZE_TEST_POSTGRES` set (`make test` sets it for a second run of the catalog suites,
+/// through Tests/Postgres/with-cluster.sh), the catalog's rows go to PostgreSQL instead, in a schema
+/// of the fixture's own that is dropped with it: the same tests, both backends.
 final class CatalogFixture: @unchecked Sendable {
     let directory: URL
     let clock = TestClock()
     private(set) var catalog: AdapterCatalog
+    /// The fixture's PostgreSQL schema, when on PostgreSQL.
+    let schema: String?
+
+    /// The PostgreSQL URL the catalog suites run against, or nil for SQLite.
+    static let postgresURL: String? = ProcessInfo.processInfo.environment["LORA_SQUEEZE_TEST_POSTGRES"]
+    static var onPostgres: Bool { postgresURL != nil }
 
     init(configuration: AdapterCatalog.Configuration = .init()) throws {
         directory = makeTemporaryDirectory()
-        catalog = try AdapterCatalog(directory: directory, configuration: configuration, logger: makeLogger(),
-                                     clock: clock.function)
+        schema = try Self.postgresURL.map { _ in try PostgresTestSchemas.create() }
+        catalog = try AdapterCatalog(directory: directory, configuration: Self.backend(configuration, schema),
+                                     logger: makeLogger(), clock: clock.function)
     }
 
     deinit {
         catalog.close()
         try? FileManager.default.removeItem(at: directory)
+        if let schema { PostgresTestSchemas.drop(schema) }
     }
 
-    /// Closes the catalog and opens it again from disk, as a new process would.
+    /// Closes the catalog and opens it again (from disk, or from the same PostgreSQL schema), as a
+    /// new process would.
     @discardableResult
     func reopen(configuration: AdapterCatalog.Configuration = .init()) throws -> AdapterCatalog {
         catalog.close()
-        catalog = try AdapterCatalog(directory: directory, configuration: configuration, logger: makeLogger(),
-                                     clock: clock.function)
+        catalog = try AdapterCatalog(directory: directory, configuration: Self.backend(configuration, schema),
+                                     logger: makeLogger(), clock: clock.function)
         return catalog
     }
 
-    var tmpListing: [String] { listing(directory.appendingPathComponent("tmp")) }
+    /// Another catalog on the same data directory and database, as a second process would open it.
+    func openAnother(configuration: AdapterCatalog.Configuration = .init()) throws -> AdapterCatalog {
+        try AdapterCatalog(directory: directory, configuration: Self.backend(configuration, schema),
+                           logger: makeLogger(), clock: clock.function)
+    }
+
+    /// A connection to the catalog's database of its own (not through the catalog, which shows
+    /// what it holds in memory): the SQLite file, or the fixture's PostgreSQL schema.
+    func independentDatabase() throws -> any CatalogDatabase {
+        if let schema, let url = Self.postgresURL {
+            return try PostgresDatabase(configuration: .init(url: PostgresTestSchemas.url(url, schema: schema), poolSize: 1),
+                                        logger: makeLogger())
+        }
+        return try SQLiteDatabase(path: directory.appendingPathComponent("catalog.sqlite").path, logger: makeLogger())
+    }
+
+    /// `configuration` on the fixture's PostgreSQL schema when there is one.
+    private static func backend(_ configuration: AdapterCatalog.Configuration, _ schema: String?) -> AdapterCatalog.Configuration {
+        guard let schema, let url = postgresURL else { return configuration }
+        var configuration = configuration
+        configuration.postgres = PostgresDatabase.Configuration(url: PostgresTestSchemas.url(url, schema: schema))
+        configuration.replica = "test"
+        return configuration
+    }
+
+    /// What this process has in its temporary directory (`tmp/`, or `tmp/<replica>/` on PostgreSQL).
+    var tmpListing: [String] { listing(catalog.blobs.temporaryDirectory) }
 
     /// Commits a config and a weights blob made from `seed` and returns the adapter to `put`; the
     /// adapter digest is the hash of both, standing in for the service's canonical digest.
