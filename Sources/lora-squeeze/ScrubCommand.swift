@@ -8,12 +8,10 @@ struct ScrubCommand: ParsableCommand {
         commandName: "scrub",
         abstract: "Verify every stored blob against its SHA-256 and report damage, and the damage the service quarantined (run it against a stopped or a live data directory; it changes nothing).")
 
-    @Option(help: "The service's data directory.")
-    var data = "./data"
+    @OptionGroup var storage: StorageOptions
 
     func run() throws {
-        let logger = Logger(label: "lora-squeeze.scrub")
-        let catalog = try AdapterCatalog(directory: URL(fileURLWithPath: data), configuration: .besideRunningServer, logger: logger)
+        let catalog = try storage.open(label: "lora-squeeze.scrub")
         defer { catalog.close() }
         let report = try catalog.blobs.scrub()
         print("checked \(report.checked) blobs, \(ByteFormat.string(Int(report.bytes)))")

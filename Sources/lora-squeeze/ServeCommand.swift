@@ -6,6 +6,7 @@ import Logging
 import Service
 import SqueezeEngine
 import Synchronization
+import Store
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +27,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Data directory: SQLite catalog and blobs. [LORA_SQUEEZE_DATA, default ./data]")
     var data: String?
+
+    @Option(help: "The catalog: sqlite (DATA/catalog.sqlite), sqlite:PATH, or postgresql://user@host:port/db?sslmode=… shared by replicas (with --blobs on a volume they all mount). [LORA_SQUEEZE_CATALOG, default sqlite]")
+    var catalog: String?
+
+    @Option(name: .customLong("catalog-pool"), help: "PostgreSQL connections this replica keeps at most. [LORA_SQUEEZE_CATALOG_POOL, default 4]")
+    var catalogPool: Int?
+
+    @Option(help: "Blob directory (holds blobs/ and tmp/); with a PostgreSQL catalog, a directory every replica mounts. [LORA_SQUEEZE_BLOBS, default: the data directory]")
+    var blobs: String?
+
+    @Option(name: .customLong("replica-id"), help: "This replica's name: 1 to 63 of A-Z a-z 0-9 . _ - (its tmp/ on shared blobs, PostgreSQL's application_name). [LORA_SQUEEZE_REPLICA_ID, default: the host name]")
+    var replicaID: String?
 
     @Option(name: .customLong("max-upload"), help: "Largest upload (413 past it). [default 8G]")
     var maxUpload: ByteSize?
@@ -194,9 +207,32 @@ struct ServeCommand: AsyncParsableCommand {
                                       forms: "an integer from 1 to 10000") { (1...10_000).contains($0) },
             limits: limits, http: http)
         var withAccess = configuration
+        try resolveStorage(source, into: &withAccess)
         withAccess.access = try resolveAccess(source)
         withAccess.tls = try resolveTLS(source, mainPort: configuration.port)
         return (withAccess, Logger.Level(rawValue: level) ?? .info)
+    }
+
+    /// `--catalog`, `--catalog-pool`, `--blobs` and `--replica-id`.
+    func resolveStorage(_ source: SettingSource, into configuration: inout ServiceConfiguration) throws {
+        let text = try source.value(catalog, flag: "catalog", env: "CATALOG", default: "sqlite", forms: CatalogLocation.forms) {
+            (try? CatalogLocation(parsing: $0)) != nil
+        }
+        configuration.catalog = try CatalogLocation(parsing: text)
+        configuration.catalogPoolSize = try source.value(catalogPool, flag: "catalog-pool", env: "CATALOG_POOL", default: 4,
+                                                         forms: "an integer from 1 to \(PostgresDatabase.Configuration.maxPoolSize)") {
+            (1...PostgresDatabase.Configuration.maxPoolSize).contains($0)
+        }
+        configuration.blobDirectory = try source.optional(blobs, flag: "blobs", env: "BLOBS", forms: "a directory path") { !$0.isEmpty }
+            .map { URL(fileURLWithPath: $0) }
+        configuration.replicaID = try source.value(replicaID, flag: "replica-id", env: "REPLICA_ID", default: configuration.replicaID,
+                                                   forms: "1 to 63 of A-Z a-z 0-9 . _ - (not . or ..)") {
+            (try? AdapterCatalog.validateReplica($0)) != nil
+        }
+        if configuration.catalog.isShared, configuration.blobDirectory == nil {
+            throw ValidationError("a PostgreSQL catalog is shared by replicas, and so must their blobs be: give --blobs (LORA_SQUEEZE_BLOBS) a directory every replica mounts")
+        }
+        configuration.freeSpace = FileSystemFreeSpace(path: configuration.blobRoot.path)
     }
 
     /// The forms of an on/off setting.

@@ -9,30 +9,14 @@ import Store
 struct TokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Create, list and revoke the service's access tokens (works on --data, beside a running server).",
+        abstract: "Create, list and revoke the service's access tokens (works on --data or --catalog, beside a running server).",
         subcommands: [Create.self, List.self, Revoke.self, Generate.self])
-
-    struct DataOption: ParsableArguments {
-        @Option(help: "The service's data directory. [LORA_SQUEEZE_DATA, default ./data]")
-        var data: String?
-
-        func open() throws -> AdapterCatalog {
-            let path = data ?? ProcessInfo.processInfo.environment["LORA_SQUEEZE_DATA"] ?? "./data"
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("\(path) is not a data directory (start the service once, or give --data)")
-            }
-            var logger = Logger(label: "lora-squeeze.token")
-            logger.logLevel = .warning
-            return try AdapterCatalog(directory: URL(fileURLWithPath: path), configuration: .besideRunningServer, logger: logger)
-        }
-    }
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a token and print it (the only time it is shown).")
 
-        @OptionGroup var storage: DataOption
+        @OptionGroup var storage: StorageOptions
         @Option(help: "What the token is for: 1 to 64 characters of A-Z a-z 0-9 . _ -")
         var name: String
         @Option(help: "read, write or admin (each includes the ones before it).")
@@ -50,7 +34,7 @@ struct TokenCommand: ParsableCommand {
                 guard let lifetime = TokenLifetime(text) else { throw ValidationError("--expires-in \(text) must be \(TokenLifetime.forms)") }
                 return lifetime
             }
-            let catalog = try storage.open()
+            let catalog = try storage.open(label: "lora-squeeze.token")
             defer { catalog.close() }
             let (token, record) = try TokenIssuer.issue(in: catalog, name: name, scope: scope, namespace: namespace, lifetime: lifetime)
             if json {
@@ -67,14 +51,14 @@ struct TokenCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets), newest first.")
 
-        @OptionGroup var storage: DataOption
+        @OptionGroup var storage: StorageOptions
         @Option(help: "Only tokens of this namespace.")
         var namespace: String?
         @Flag(help: "Print {\"items\": [...]} as the API does.")
         var json = false
 
         func run() throws {
-            let catalog = try storage.open()
+            let catalog = try storage.open(label: "lora-squeeze.token")
             defer { catalog.close() }
             let items = try catalog.tokens(namespace: namespace).map { TokenDescription($0) }
             if json {
@@ -96,14 +80,14 @@ struct TokenCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a token by id (a running server stops accepting it within 5 s).")
 
-        @OptionGroup var storage: DataOption
+        @OptionGroup var storage: StorageOptions
         @Argument(help: "The token's id (16 hex characters, from `token list`).")
         var id: String
 
         func run() throws {
             let tokenID: TokenID
             do { tokenID = try TokenID(validating: id) } catch { throw ValidationError("\(error)") }
-            let catalog = try storage.open()
+            let catalog = try storage.open(label: "lora-squeeze.token")
             defer { catalog.close() }
             do {
                 let record = try catalog.revokeToken(tokenID)

@@ -13,11 +13,23 @@ extension AdapterService {
             let clock = ContinuousClock()
             var nextSweep = clock.now
             var nextScrub = configuration.scrubInterval > .zero ? clock.now + configuration.scrubInterval : nil
+            var nextLeaseRenewal = clock.now + Self.jobLeaseRenewal
+            var nextTakeover = clock.now + Self.jobTakeoverInterval
             while !Task.isCancelled {
                 try? await Task.sleep(for: configuration.maintenanceInterval)
                 if Task.isCancelled { break }
                 await flushCacheTouches()
                 await flushTokenUses()
+                if clock.now >= nextLeaseRenewal {
+                    nextLeaseRenewal = clock.now + Self.jobLeaseRenewal
+                    await renewJobLease()
+                }
+                if configuration.catalog.isShared, clock.now >= nextTakeover {
+                    nextTakeover = clock.now + Self.jobTakeoverInterval
+                    do { try await resumeJobs() } catch is CancellationError {} catch {
+                        logger.warning("could not look for jobs to take over: \(error)")
+                    }
+                }
                 if clock.now >= nextSweep {
                     nextSweep = clock.now + Self.jobSweepInterval
                     await sweepJobs()

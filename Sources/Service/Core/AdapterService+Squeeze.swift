@@ -125,6 +125,13 @@ extension AdapterService {
                 admitted = true
             }) { [self] in
                 if let hit = try await store.read({ try $0.cachePeek(key) }) { return hit }  // computed by a flight that just ended
+                // Across replicas: one computes, the others wait for its cache entry.
+                let claim: ComputeLock
+                switch try await fleetClaim(key) {
+                case .computed(let entry): return entry
+                case .claimed(let lock): claim = lock
+                }
+                defer { Task.detached { [store] in _ = try? await store.read { _ in claim.release() } } }
                 try await ensureFreeSpace(for: outputBytes, what: "this output")
                 // Timed on the compute thread: the computation itself, not its wait in the queue
                 // (Retry-After multiplies the queue's length by this).
@@ -160,6 +167,33 @@ extension AdapterService {
             throw CancellationError()
         }
     }
+
+    /// What `fleetClaim` found: the entry another replica computed meanwhile, or the claim to compute it here.
+    enum FleetClaim {
+        case computed(CacheEntry)
+        case claimed(ComputeLock)
+    }
+
+    /// Takes the fleet-wide claim on computing `key`, polling while another replica holds it until
+    /// that replica's entry appears (then returned) or its claim is released without one (a failure,
+    /// or the replica died: then this one takes over). On SQLite the claim is immediate.
+    func fleetClaim(_ key: CacheKey) async throws -> FleetClaim {
+        while true {
+            if let lock = try await store.read({ try $0.tryComputeLock(key) }) {
+                // The holder may have finished between the last look and the claim.
+                if let hit = try await store.read({ try $0.cachePeek(key) }) {
+                    _ = try? await store.read { _ in lock.release() }
+                    return .computed(hit)
+                }
+                return .claimed(lock)
+            }
+            try await Task.sleep(for: Self.fleetClaimPoll)
+            if let hit = try await store.read({ try $0.cachePeek(key) }) { return .computed(hit) }
+        }
+    }
+
+    /// How often a replica waiting for another's computation looks for its result.
+    static let fleetClaimPoll: Duration = .milliseconds(200)
 
     /// Squeezes and streams the output into new blobs (blocking; runs on the compute pool).
     private func produceSqueeze(_ record: AdapterRecord, squeezer: AdapterSqueezer,

@@ -56,7 +56,8 @@ public final class AdapterService: Sendable {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
-        catalog = try AdapterCatalog(directory: configuration.dataDirectory, logger: logger)
+        catalog = try AdapterCatalog(directory: configuration.dataDirectory, configuration: configuration.catalogConfiguration,
+                                     logger: logger)
         store = CatalogExecutor(catalog)
         pool = ComputePool(label: "lora-squeeze.compute", width: configuration.concurrentSqueezes,
                            niceness: Self.computeNiceness)

@@ -1,10 +1,21 @@
 import Foundation
 import HTTPServer
+import Store
 
 /// Everything `lora-squeeze serve` can set, with defaults: one value, printed at start-up.
 public struct ServiceConfiguration: Sendable {
-    /// Where the SQLite catalog and the blobs live (`./data`).
+    /// Where the SQLite catalog and the blobs live (`./data`), and the admin token file.
     public var dataDirectory: URL
+    /// Where the catalog's rows live (`--catalog`): SQLite in the data directory by default.
+    public var catalog: CatalogLocation = .sqlite(path: nil)
+    /// PostgreSQL connections this replica keeps at most (`--catalog-pool`).
+    public var catalogPoolSize: Int = 4
+    /// Where the blobs live when not in the data directory (`--blobs`): the blob store's root,
+    /// holding `blobs/` and `tmp/`; with a PostgreSQL catalog, a directory every replica mounts.
+    public var blobDirectory: URL?
+    /// This process's name among replicas (`--replica-id`): its temporary directory on shared blob
+    /// storage, PostgreSQL's `application_name`. The host name by default (a pod's name).
+    public var replicaID: String = ServiceConfiguration.defaultReplicaID
     public var host: String
     public var port: Int
     /// Threads a squeeze uses (modules in parallel, one BLAS thread each); the core count by default.
@@ -63,6 +74,23 @@ public struct ServiceConfiguration: Sendable {
         self.freeSpace = freeSpace ?? FileSystemFreeSpace(path: dataDirectory.path)
     }
 
+    /// The host name reduced to what a replica name may hold (`A-Z a-z 0-9 . _ -`, 63 at most).
+    public static var defaultReplicaID: String {
+        let kept = ProcessInfo.processInfo.hostName.unicodeScalars.filter {
+            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "_" || $0 == "-")
+        }
+        let name = String(String.UnicodeScalarView(kept).prefix(63))
+        return name.isEmpty || name == "." || name == ".." ? "replica" : name
+    }
+
+    /// The catalog's settings, from `catalog`, `catalogPoolSize`, `blobDirectory` and `replicaID`.
+    public var catalogConfiguration: AdapterCatalog.Configuration {
+        AdapterCatalog.configuration(catalog, poolSize: catalogPoolSize, blobDirectory: blobDirectory, replica: replicaID)
+    }
+
+    /// Where uploaded bytes land: the blob directory, or the data directory.
+    public var blobRoot: URL { blobDirectory ?? dataDirectory }
+
     /// The HTTP server's defaults, except the handler deadline: an upload handler reads its whole
     /// body, and a multi-gigabyte adapter from a slow client takes minutes (a stalled one is still
     /// cut off by the body-idle timeout), so the deadline is an hour instead of a minute.
@@ -76,6 +104,8 @@ public struct ServiceConfiguration: Sendable {
     public var summary: [String] {
         [
             "data directory: \(dataDirectory.path)",
+            "catalog: \(catalog)\(catalog.isShared ? ", pool \(catalogPoolSize) connections, replica \(replicaID)" : "")",
+            "blobs: \(blobRoot.path)/blobs\(catalog.isShared ? " (shared; this replica's temporary files in tmp/\(replicaID))" : "")",
             tls.map { t in t.port.map { "listen: \(host):\(port) (HTTP) and \(host):\($0) (HTTPS)" } ?? "listen: \(host):\(port) (HTTPS)" }
                 ?? "listen: \(host):\(port) (HTTP; no TLS: tokens cross the network in clear)",
             tls.map { "tls: certificate \($0.certificatePath), key \($0.keyPath); SIGHUP reloads them; kernel TLS \($0.kernelTLS ? "requested" : "off")" } ?? "tls: off",

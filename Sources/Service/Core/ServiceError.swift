@@ -70,6 +70,13 @@ enum ServiceError {
             default:
                 return HTTPError(.internalServerError, type: "storage", detail: e.description)
             }
+        case let e as PostgresError where e.isUnavailable || e.sqlState == "55P03":
+            // The shared catalog is down, unreachable, or another replica held its write turn past
+            // the lock timeout: nothing was stored; a retry later may succeed.
+            var refused = HTTPError(.serviceUnavailable, type: "catalog-unavailable",
+                                    detail: "the catalog database is unavailable or busy; nothing was stored, try again shortly")
+            refused.headers["Retry-After"] = "5"
+            return refused
         case let e as AdapterNameError:
             return HTTPError(.badRequest, type: "invalid-name", detail: e.description)
         case let e as SHA256DigestError:
@@ -81,12 +88,13 @@ enum ServiceError {
         }
     }
 
-    /// ENOSPC or EDQUOT from the blob store, or SQLITE_FULL from the catalog, anywhere: 507.
+    /// ENOSPC or EDQUOT from the blob store, or a full disk under the catalog, anywhere: 507.
     static func insufficientStorage(_ error: any Error) -> HTTPError? {
         let full: Bool
         switch error {
         case let BlobStoreError.system(_, _, code): full = code == ENOSPC || code == EDQUOT
         case let e as SQLiteError: full = e.primaryCode == 13   // SQLITE_FULL
+        case let e as PostgresError: full = e.isDiskFull        // SQLSTATE 53100
         case let SafetensorsError.io(_, reason): full = reason.contains(String(cString: strerror(ENOSPC)))
         default: full = false
         }

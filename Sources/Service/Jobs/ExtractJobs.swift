@@ -70,7 +70,7 @@ extension AdapterService {
             }
             var modules: [ExtractedModule] = []
             for (item, pair) in zip(items, plan.pairs) {
-                if jobs.isStopping || Task.isCancelled {
+                if jobs.isStopping || Task.isCancelled || jobs.hasLost(id) {
                     logger.info("extract job \(id) stopped at module \(item.position + 1)/\(items.count) for shutdown; it starts over at the next start")
                     return
                 }

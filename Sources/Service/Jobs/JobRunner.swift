@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 import Store
 import Synchronization
@@ -7,28 +8,47 @@ import Synchronization
 /// (`AdapterCatalog.finishJobItem`), written as soon as it is known, so `GET /v1/jobs/{id}` follows
 /// progress, recording it costs the same at the last adapter as at the first, and a restart resumes
 /// at the first adapter without an outcome.
+///
+/// Across replicas (a shared PostgreSQL catalog), a job is run by the replica holding its lease
+/// (`AdapterCatalog.claimJob`), taken when it starts and renewed by the upkeep loop while it runs. A
+/// replica that dies stops renewing; once the lease runs out, another replica's upkeep loop finds the
+/// job and resumes it. Any replica may queue any job: the claim decides who runs it.
 actor JobRunner {
     private var queue: [JobID] = []
     private var task: Task<Void, Never>?
+    /// The job running now, whose lease the upkeep loop renews.
+    private(set) var current: JobID?
     /// Raised by shutdown: a running job stops before its next adapter (and stays `running`, so the
     /// next start resumes it); nothing new starts.
     nonisolated let stopping = Atomic(false)
+    /// Jobs whose lease this replica lost (it could not renew in time and another took over): the
+    /// running one stops at its next adapter.
+    nonisolated let lost = Locked(Set<JobID>())
 
     nonisolated var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     nonisolated func requestStop() { stopping.store(true, ordering: .relaxed) }
 
+    nonisolated func hasLost(_ id: JobID) -> Bool { lost.withLock { $0.contains(id) } }
+
+    /// Queues a job unless it is queued or running here already.
     func enqueue(_ id: JobID, service: AdapterService) {
-        guard !isStopping else { return }
+        guard !isStopping, current != id, !queue.contains(id) else { return }
         queue.append(id)
         guard task == nil else { return }
         task = Task { await self.drain(service) }
     }
 
+    /// True when the job is queued or running here.
+    func holds(_ id: JobID) -> Bool { current == id || queue.contains(id) }
+
     private func drain(_ service: AdapterService) async {
         while !queue.isEmpty, !isStopping {
             let id = queue.removeFirst()
+            current = id
             await service.runJob(id)
+            current = nil
+            lost.withLock { _ = $0.remove(id) }
         }
         task = nil
     }
@@ -94,29 +114,62 @@ extension AdapterService {
         return job
     }
 
-    /// Runs a queued job by its kind.
+    /// How long a job's claim holds without renewal, and how often it is renewed while the job runs.
+    static let jobLease: Duration = .seconds(15)
+    static let jobLeaseRenewal: Duration = .seconds(5)
+    /// How often a replica on a shared catalog looks for jobs nobody holds (their replica died).
+    static let jobTakeoverInterval: Duration = .seconds(5)
+
+    /// Runs a queued job by its kind, once this replica holds its lease; a job another replica
+    /// holds (or that has finished) is skipped.
     func runJob(_ id: JobID) async {
-        let kind: String?
-        do { kind = try await store.read { try $0.job(id)?.kind } } catch {
-            logger.error("job \(id) could not be read: \(error)")
+        let (owner, lease, takeOver) = (configuration.replicaID, Self.jobLease.seconds, !configuration.catalog.isShared)
+        let job: JobRecord?
+        do { job = try await store.write { try $0.claimJob(id, owner: owner, lease: lease, takeOver: takeOver) } } catch {
+            logger.error("job \(id) could not be claimed: \(error)")
             return
         }
-        switch kind {
+        guard let job else {
+            logger.debug("job \(id) is finished or another replica's; skipped")
+            return
+        }
+        switch job.kind {
         case Self.normalizeKind: await runNormalize(id)
         case Self.extractKind: await runExtract(id)
         default: return
         }
+        // Paused for shutdown (or lost): let another replica take it now rather than at the lease's end.
+        _ = try? await store.write { try $0.releaseJob(id, owner: owner) }
     }
 
-    /// Re-queues jobs a previous run left unfinished.
+    /// Queues the jobs this replica may run: after a restart, every unfinished job on a catalog of
+    /// its own; on a shared catalog, those nobody holds (never claimed, released, or whose replica's
+    /// lease ran out), including this replica's own from before a restart.
     public func resumeJobs() async throws {
+        let shared = configuration.catalog.isShared
+        let (owner, now) = (configuration.replicaID, Date())
         for job in try await store.read({ try $0.unfinishedJobs() }) where [Self.normalizeKind, Self.extractKind].contains(job.kind) {
-            if job.state == .running {
-                let id = job.id
-                try await store.write { try $0.updateJob(id, JobUpdate(state: .queued)) }
-            }
-            logger.info("resuming \(job.kind) job \(job.id) (\(job.done)/\(job.total))")
+            if shared, let holder = job.owner, holder != owner, let until = job.leaseUntil, until > now { continue }
+            guard await !jobs.holds(job.id) else { continue }
+            logger.info("resuming \(job.kind) job \(job.id) (\(job.done)/\(job.total))", metadata: [
+                "job": "\(job.id)", "previous_owner": "\(job.owner ?? "none")"])
             await jobs.enqueue(job.id, service: self)
+        }
+    }
+
+    /// Renews the running job's lease (called by the upkeep loop); a lease found lost stops the job
+    /// at its next adapter.
+    func renewJobLease() async {
+        guard let id = await jobs.current else { return }
+        let (owner, lease) = (configuration.replicaID, Self.jobLease.seconds)
+        do {
+            let kept = try await store.write { try $0.renewJobLeases([id], owner: owner, lease: lease) }
+            if !kept.contains(id), await jobs.current == id {
+                logger.warning("lost the lease on job \(id) (another replica took it over); stopping it here", metadata: ["job": "\(id)"])
+                jobs.lost.withLock { _ = $0.insert(id) }
+            }
+        } catch is CancellationError {} catch {
+            logger.warning("could not renew the lease on job \(id): \(error)", metadata: ["job": "\(id)"])
         }
     }
 
@@ -134,7 +187,7 @@ extension AdapterService {
             }
             try await store.write { try $0.updateJob(id, JobUpdate(state: .running)) }
             for item in items where item.status == .pending {
-                if jobs.isStopping || Task.isCancelled {
+                if jobs.isStopping || Task.isCancelled || jobs.hasLost(id) {
                     logger.info("normalize job \(id) paused at adapter \(item.position + 1)/\(items.count) for shutdown; it resumes at the next start")
                     return
                 }

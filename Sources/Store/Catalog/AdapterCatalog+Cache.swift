@@ -285,3 +285,11 @@ extension AdapterCatalog {
         return touches.withLock { $0.applied(to: entry) }
     }
 }
+
+extension AdapterCatalog {
+    /// Tries to take the fleet-wide claim on computing `key` (see `ComputeLock`): the lock, or nil
+    /// while another replica computes it. On SQLite, always the lock.
+    public func tryComputeLock(_ key: CacheKey) throws -> ComputeLock? {
+        try database.tryComputeLock("\(key.adapter.hex) \(key.rank) \(key.options)")
+    }
+}

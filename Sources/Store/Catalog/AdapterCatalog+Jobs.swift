@@ -118,6 +118,48 @@ extension AdapterCatalog {
         try database.read { try fetchJob(id, $0) }
     }
 
+    /// Claims an unfinished job for `owner` until `lease` seconds from now: when nobody holds it,
+    /// `owner` already does, or the holder's lease has run out — or always, with `takeOver` (a
+    /// single-process catalog, where any other holder is a previous run of this one). Returns the
+    /// job when `owner` now holds it; nil when it is finished, gone, or another replica's.
+    public func claimJob(_ id: JobID, owner: String, lease: TimeInterval, takeOver: Bool = false) throws -> JobRecord? {
+        try database.transaction { connection in
+            let time = now()
+            let changed = try connection.run("""
+                UPDATE jobs SET owner = ?1, lease_until = ?2
+                WHERE id = ?3 AND state IN ('queued', 'running')
+                  AND (?4 = 1 OR owner IS NULL OR owner = ?1 OR lease_until IS NULL OR lease_until < ?5)
+                """, [owner, time + lease, id.rawValue, takeOver, time])
+            return changed == 1 ? try fetchJob(id, connection) : nil
+        }
+    }
+
+    /// Extends `owner`'s leases on `ids` to `lease` seconds from now; returns the ids it still
+    /// holds (a job finished, or taken over after a lapse, is not among them).
+    public func renewJobLeases(_ ids: [JobID], owner: String, lease: TimeInterval) throws -> Set<JobID> {
+        guard !ids.isEmpty else { return [] }
+        return try database.transaction { connection in
+            var kept = Set<JobID>()
+            let until = now() + lease
+            for id in ids {
+                let changed = try connection.run("""
+                    UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND state IN ('queued', 'running')
+                    """, [until, id.rawValue, owner])
+                if changed == 1 { kept.insert(id) }
+            }
+            return kept
+        }
+    }
+
+    /// Gives a job up (a replica pausing it for shutdown), so another replica may take it at once.
+    public func releaseJob(_ id: JobID, owner: String) throws {
+        try database.transaction { connection in
+            try connection.run("""
+                UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ? AND state IN ('queued', 'running')
+                """, [id.rawValue, owner])
+        }
+    }
+
     /// Queued and running jobs, oldest first: what the service resumes after a restart.
     public func unfinishedJobs() throws -> [JobRecord] {
         try database.read { connection in
@@ -130,7 +172,8 @@ extension AdapterCatalog {
     // MARK: Rows
 
     static let jobColumns = """
-        id, kind, state, request, progress_done, progress_total, result, error, created_at, updated_at, namespace
+        id, kind, state, request, progress_done, progress_total, result, error, created_at, updated_at, namespace,
+        owner, lease_until
         """
 
     private func fetchJob(_ id: JobID, _ connection: any DatabaseConnection) throws -> JobRecord? {
@@ -151,6 +194,7 @@ extension AdapterCatalog {
             done: try row.column(4), total: try row.column(5), result: try row.column(6), error: try row.column(7),
             createdAt: Date(timeIntervalSince1970: try row.column(8)),
             updatedAt: Date(timeIntervalSince1970: try row.column(9)),
-            namespace: try row.column(10))
+            namespace: try row.column(10), owner: try row.column(11),
+            leaseUntil: (try row.column(12) as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 }

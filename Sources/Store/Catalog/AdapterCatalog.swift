@@ -31,6 +31,8 @@ public final class AdapterCatalog: Sendable {
         public var database: SQLiteDatabase.Configuration
         /// The SQLite file's name inside the catalog directory.
         public var databaseFileName: String
+        /// The SQLite file's path when it is not in the catalog directory (`--catalog sqlite:PATH`).
+        public var databasePath: String?
         /// A PostgreSQL catalog instead of the SQLite file (`--catalog postgresql://…`).
         public var postgres: PostgresDatabase.Configuration?
         /// Where the blobs live, when not in the catalog directory (`--blobs`): a directory every
@@ -50,6 +52,7 @@ public final class AdapterCatalog: Sendable {
                     removeOrphanBlobsAtOpen: Bool = true, cleanTemporaryFilesAtOpen: Bool = true) {
             self.database = database
             self.databaseFileName = databaseFileName
+            self.databasePath = nil
             self.postgres = postgres
             self.blobDirectory = blobDirectory
             self.replica = replica
@@ -101,13 +104,28 @@ public final class AdapterCatalog: Sendable {
         if let postgres = configuration.postgres {
             database = try PostgresDatabase(configuration: postgres, logger: logger)
         } else {
-            database = try SQLiteDatabase(path: directory.appendingPathComponent(configuration.databaseFileName).path,
+            database = try SQLiteDatabase(path: configuration.databasePath ?? directory.appendingPathComponent(configuration.databaseFileName).path,
                                           configuration: configuration.database, logger: logger)
         }
         self.logger = logger
         self.clock = clock
         try database.migrateCatalog()
         if configuration.removeOrphanBlobsAtOpen && configuration.postgres == nil { try removeOrphanBlobs() }
+    }
+
+    /// The settings for a catalog at `location`; `blobDirectory` and `replica` as in `Configuration`.
+    public static func configuration(_ location: CatalogLocation, poolSize: Int = 4, blobDirectory: URL? = nil,
+                                     replica: String? = nil) -> Configuration {
+        var configuration = Configuration(blobDirectory: blobDirectory)
+        switch location {
+        case .sqlite(let path):
+            configuration.databasePath = path
+        case .postgres(let url):
+            configuration.postgres = PostgresDatabase.Configuration(url: url, poolSize: poolSize,
+                                                                    applicationName: String((replica.map { "lora-squeeze \($0)" } ?? "lora-squeeze").prefix(63)))
+            configuration.replica = replica
+        }
+        return configuration
     }
 
     /// A replica name: 1 to 63 of `A-Z a-z 0-9 . _ -`, not `.` or `..` (it names a directory).

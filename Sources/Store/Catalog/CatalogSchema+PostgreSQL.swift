@@ -11,6 +11,9 @@
 extension CatalogSchema {
     static let postgresMigrations: [PostgresMigration] = [
         PostgresMigration(from: 0, to: 4, sql: postgresBaseline4),
+        PostgresMigration(from: 4, to: 5, sql: """
+            ALTER TABLE jobs ADD COLUMN owner TEXT COLLATE "C", ADD COLUMN lease_until DOUBLE PRECISION;
+            """),
     ]
 
     /// Version 4, whole: what SQLite's versions 1 to 4 make, in PostgreSQL's types.

@@ -1,7 +1,7 @@
 /// The catalog's tables, as migrations by `PRAGMA user_version` (see `SQLiteDatabase.migrate`).
 /// Append new migrations; never edit one that has shipped.
 enum CatalogSchema {
-    static let migrations: [String] = [version1, version2, version3, version4]
+    static let migrations: [String] = [version1, version2, version3, version4, version5]
 
     /// Version 1: blobs, adapters, names, the squeeze cache, jobs.
     ///
@@ -160,6 +160,16 @@ enum CatalogSchema {
         CREATE INDEX base_names_by_base ON base_names (base_digest);
         ALTER TABLE squeeze_cache ADD COLUMN base_digest TEXT REFERENCES bases(digest);
         CREATE INDEX squeeze_cache_by_base ON squeeze_cache (base_digest);
+        """
+}
+
+extension CatalogSchema {
+    /// Version 5: a job's lease. The replica running a job (`owner`, its `--replica-id`) renews
+    /// `lease_until` while it works; a job whose lease has run out (its replica died or lost the
+    /// database) is taken over by another, which resumes it at its first pending item.
+    static let version5 = """
+        ALTER TABLE jobs ADD COLUMN owner TEXT;
+        ALTER TABLE jobs ADD COLUMN lease_until REAL;
         """
 }
 

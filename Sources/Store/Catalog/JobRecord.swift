@@ -19,4 +19,7 @@ public struct JobRecord: Hashable, Sendable {
     public var updatedAt: Date
     /// The namespace of the token that created it; nil when it was not namespace-limited.
     public var namespace: String? = nil
+    /// The replica running it (`claimJob`), and until when its claim holds unless renewed.
+    public var owner: String? = nil
+    public var leaseUntil: Date? = nil
 }

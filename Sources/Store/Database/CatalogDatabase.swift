@@ -27,4 +27,7 @@ public protocol CatalogDatabase: AnyObject, Sendable {
     func close()
     /// True when `error` is this backend's "the database is closed".
     func isClosedError(_ error: any Error) -> Bool
+    /// Tries to take the fleet-wide lock named `name` without waiting: the lock, or nil when another
+    /// process holds it (see `ComputeLock`).
+    func tryComputeLock(_ name: String) throws -> ComputeLock?
 }

@@ -27,6 +27,9 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
     /// The advisory lock keys: writers, and migrations (see `PostgresDatabase+Migrations`).
     let writerLockKey: Int64
     let migrationLockKey: Int64
+    /// The database and schema the URL leads to (the scope of every advisory lock key).
+    let database: String
+    let schema: String
     let logger: Logger
 
     // Pool state, guarded by `condition` (`@unchecked Sendable` above is sound because of it).
@@ -51,6 +54,8 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
         guard let (database, schema) = scope, let schema else {
             throw PostgresError.invalidConfiguration("\(location): no schema on the search_path exists (create it, or fix options=-csearch_path)")
         }
+        self.database = database
+        self.schema = schema
         writerLockKey = try Self.lockKey("lora-squeeze catalog writer", database, schema)
         migrationLockKey = try Self.lockKey("lora-squeeze catalog migration", database, schema)
         idle = [first]
@@ -90,6 +95,25 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
     public func isClosedError(_ error: any Error) -> Bool {
         if case PostgresError.closed = error { return true }
         return false
+    }
+
+    /// `pg_try_advisory_lock` on a connection of its own (not the pool's: a computation may hold
+    /// it for minutes), closed on release, which ends the session and so releases the lock even if
+    /// the unlock could not be sent. A replica that dies holding it releases it with its connection.
+    public func tryComputeLock(_ name: String) throws -> ComputeLock? {
+        condition.lock()
+        let isClosed = closed
+        condition.unlock()
+        if isClosed { throw PostgresError.closed(location: location) }
+        let key = try Self.lockKey("lora-squeeze compute \(name)", database, schema)
+        let connection = try Self.connect(configuration, location: location)
+        guard try connection.queryFirst("SELECT pg_try_advisory_lock(CAST(? AS BIGINT))", [key], { try $0.column(0) as Bool }) == true else {
+            return nil   // the connection closes as it goes
+        }
+        let held = UncheckedConnection(connection)
+        return ComputeLock {
+            _ = try? held.connection.run("SELECT pg_advisory_unlock(CAST(? AS BIGINT))", [key])
+        }
     }
 
     public func close() {
@@ -216,6 +240,12 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
+}
+
+/// A connection owned by exactly one `ComputeLock` and used only by its release, once: safe to send.
+private final class UncheckedConnection: @unchecked Sendable {
+    let connection: PostgresConnection
+    init(_ connection: PostgresConnection) { self.connection = connection }
 }
 
 extension Array where Element == String {

@@ -169,6 +169,10 @@ public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
         return false
     }
 
+    /// Always the lock: one process owns a SQLite catalog, and its own single flight already runs
+    /// each computation once.
+    public func tryComputeLock(_ name: String) throws -> ComputeLock? { ComputeLock(release: {}) }
+
     private static func applyPragmas(_ connection: SQLiteConnection) throws(SQLiteError) {
         let mode: String?
         do { mode = try connection.queryFirst("PRAGMA journal_mode=WAL") { try $0.column(0) as String } } catch {
