@@ -4,6 +4,8 @@
 # trust authentication, fsync off: it holds test data only), runs COMMAND with
 # LORA_SQUEEZE_TEST_POSTGRES set to its URL, then stops the cluster and removes it, whatever COMMAND
 # did. Exits with COMMAND's status. `make test` runs the catalog suites on PostgreSQL through it.
+# LORA_SQUEEZE_TEST_PG_STOP and LORA_SQUEEZE_TEST_PG_START are shell commands that stop and restart
+# the cluster (for outage tests: `bash -c "$LORA_SQUEEZE_TEST_PG_STOP"`).
 #
 # PostgreSQL comes from Debian (installed when missing; 13 or newer). initdb refuses to run as root,
 # so as root the cluster belongs to the `postgres` user the Debian package creates.
@@ -41,6 +43,10 @@ trap stop EXIT
 "$bindir/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE lora_test" >/dev/null
 
 export LORA_SQUEEZE_TEST_POSTGRES="postgresql://postgres@127.0.0.1:$port/lora_test"
+# For tests of an outage: commands that stop the server (fast shutdown, connections cut) and start it
+# again on the same port and data.
+export LORA_SQUEEZE_TEST_PG_STOP="${as_owner[*]} $bindir/pg_ctl -D $root/data -m fast -w stop"
+export LORA_SQUEEZE_TEST_PG_START="${as_owner[*]} $bindir/pg_ctl -D $root/data -l $root/server.log -w -t 30 start -o '-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off -c full_page_writes=off -c max_connections=200'"
 echo "== PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $LORA_SQUEEZE_TEST_POSTGRES"
 set +e
 "$@"
