@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libpq-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge clean
+.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge deploy-lint deploy-check clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, libpq, OpenSSL) when missing.
 deps:
@@ -27,10 +27,11 @@ pydeps:
 	@python3 -c 'import numpy, safetensors, openapi_spec_validator' 2>/dev/null \
 	  || python3 -m pip install -q numpy safetensors openapi-spec-validator
 
-# The test command (README, CI): every Swift Testing suite, the interop and OpenAPI checks,
+# The test command (README, CI): every Swift Testing suite (the catalog's suites twice: on SQLite, then
+# on a throwaway PostgreSQL cluster, Tests/Postgres/with-cluster.sh), the interop and OpenAPI checks,
 # the contract test (schemathesis against the served spec), the Hub protocol with three
-# huggingface_hub versions (Tests/Hub), 20 crash-test cycles, then every fuzz
-# target for 20 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
+# huggingface_hub versions (Tests/Hub), 20 crash-test cycles, the deployment files (Deploy/check.sh),
+# then every fuzz target for 20 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
 # build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
 # The HTTP server's suites still run on their own: their timeouts are real (a 2 s body timeout), and
 # with ~500 other tests starting at once on 2 cores a handler task can wait past them (seen in a fresh
@@ -44,11 +45,13 @@ test: deps pydeps
 	TMPDIR=$(SWIFT_TMP) $(STEP) build $(SWIFT) build --build-tests
 	TMPDIR=$(SWIFT_TMP) $(STEP) swift-tests $(SWIFT) test --skip-build --skip HTTPServerTests
 	TMPDIR=$(SWIFT_TMP) $(STEP) http-tests $(SWIFT) test --skip-build --filter HTTPServerTests
+	TMPDIR=$(SWIFT_TMP) $(STEP) postgres-tests bash Tests/Postgres/with-cluster.sh $(SWIFT) test --skip-build --filter 'StoreTests\.(AdapterCatalog|Postgres)'
 	$(STEP) interop python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	$(STEP) openapi python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
 	$(STEP) contract bash Tests/Contract/run.sh .build/debug/lora-squeeze
 	$(STEP) hub bash Tests/Hub/run.sh .build/debug/lora-squeeze
 	$(STEP) crash python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
+	$(STEP) deploy-lint bash Deploy/check.sh
 	$(STEP) fuzz bash Fuzz/run.sh 20
 	@rm -rf $(SWIFT_TMP)/TemporaryDirectory.*
 
@@ -122,6 +125,14 @@ bench-hub: release
 # PEFT and mergekit; builds a clean copy of HEAD itself. See Benchmarks/README.md.
 bench-merge: deps pydeps
 	bash Benchmarks/merge.sh
+
+# The deployment files, offline: hadolint, both kustomize overlays against the Kubernetes schemas, the systemd unit (Deploy/README.md).
+deploy-lint:
+	bash Deploy/check.sh
+
+# The image's runtime stage in a debootstrapped Debian root, serving a real squeeze (root; Deploy/README.md).
+deploy-check: deps
+	bash Deploy/check-runtime.sh
 
 clean:
 	rm -rf .build

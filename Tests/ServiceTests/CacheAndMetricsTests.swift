@@ -1,5 +1,6 @@
 import AdapterFormats
 import Foundation
+import Service
 import Testing
 import TestSupport
 
@@ -133,6 +134,7 @@ struct CacheAndMetricsTests {
             let empty = try await s.metrics()
             #expect(empty.value("lora_squeeze_adapters") == 0)
             #expect(empty.has("lora_squeeze_open_connections"))
+            #expect(empty.value("lora_squeeze_replica_info", ["replica": ServiceConfiguration.defaultReplicaID, "catalog": "sqlite"]) == 1)
             #expect(empty.value("lora_squeeze_http_requests_total", ["route": "/v1/adapters", "method": "POST", "status": "201"]) == 0)
 
             let da = try await s.uploadPEFT(a).digest

@@ -137,8 +137,10 @@ final class ServiceMetrics: Sendable {
     }
 
     func render(statistics s: CatalogStatistics, openConnections: Int, squeezesInFlight: Int, squeezesWaiting: Int,
-                computeQueued: Int, kernelTLSConnections: Int) -> String {
+                computeQueued: Int, kernelTLSConnections: Int, replica: String, catalog: String) -> String {
         renderRequests() + registry.render(gauges: [
+            ("lora_squeeze_replica_info", "This process: its --replica-id and catalog backend (sqlite or postgresql). Every other series is this replica's own, except the catalog totals (adapters, cache, jobs), which are the fleet's; join on it, or sum per replica.",
+             ["replica", "catalog"], [([replica, catalog], 1)]),
             ("lora_squeeze_squeezes_in_flight", "Distinct squeezes and merges computing or queued (bounded by the squeeze queue).", [],
              [([], Double(squeezesInFlight))]),
             ("lora_squeeze_squeeze_waiters", "Requests waiting on a squeeze or merge.", [], [([], Double(squeezesWaiting))]),

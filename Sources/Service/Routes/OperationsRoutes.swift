@@ -28,7 +28,9 @@ extension AdapterService {
                                       squeezesInFlight: flights.inFlightCount,
                                       squeezesWaiting: admission.waitingByClient.values.reduce(0, +),
                                       computeQueued: pool.queuedCount,
-                                      kernelTLSConnections: tlsContext.withLock { $0?.kernelTLSConnections ?? 0 })
+                                      kernelTLSConnections: tlsContext.withLock { $0?.kernelTLSConnections ?? 0 },
+                                      replica: configuration.replicaID,
+                                      catalog: configuration.catalog.isShared ? "postgresql" : "sqlite")
             return .bytes(Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 
