@@ -141,6 +141,38 @@ public final class BlobStore: Sendable {
         return removed
     }
 
+    /// How long a file in another replica's `tmp/<replica>/` must have gone unwritten before it
+    /// counts as abandoned: a live upload writes its file as bytes arrive, and the server cuts a
+    /// body idle for 30 s, so an hour without a write is a replica that died mid-upload.
+    public static let abandonedTemporaryFileAge: TimeInterval = 3600
+
+    /// On a shared blob directory: removes files in other replicas' temporary directories not
+    /// written for `age` seconds (their replica died mid-upload; a pod's name is never reused, so
+    /// nothing else would). The directories stay: an empty one may be a live replica's that has
+    /// not uploaded anything yet. Returns how many files it removed.
+    @discardableResult
+    public func cleanAbandonedTemporaryFiles(olderThan age: TimeInterval = abandonedTemporaryFileAge,
+                                             now: Date = Date()) throws(BlobStoreError) -> Int {
+        let shared = root.appendingPathComponent("tmp", isDirectory: true).path
+        guard temporaryDirectory.path != shared else { return 0 }   // not on shared storage
+        let own = temporaryDirectory.lastPathComponent
+        var removed = 0
+        for replica in try POSIX.listDirectory(shared) where replica != own {
+            let directory = shared + "/" + replica
+            guard let info = try POSIX.fileStatus(directory), POSIX.isDirectory(info) else { continue }
+            for name in try POSIX.listDirectory(directory) {
+                let path = directory + "/" + name
+                guard let file = try POSIX.fileStatus(path), !POSIX.isDirectory(file) else { continue }
+                let written = Double(file.st_mtim.tv_sec) + Double(file.st_mtim.tv_nsec) / 1e9
+                if now.timeIntervalSince1970 - written > age, try POSIX.removeFile(path) { removed += 1 }
+            }
+        }
+        if removed > 0 {
+            logger.info("removed temporary files abandoned by other replicas", metadata: ["count": "\(removed)"])
+        }
+        return removed
+    }
+
     // MARK: Internals shared with BlobWriter, import and AdapterCatalog
 
     /// Moves a fully written, fsynced, read-only temp file to its digest path and fsyncs the shard

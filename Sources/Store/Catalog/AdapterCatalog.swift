@@ -100,7 +100,10 @@ public final class AdapterCatalog: Sendable {
         }
         if let replica = configuration.replica { try Self.validateReplica(replica) }
         blobs = try BlobStore(root: configuration.blobDirectory ?? directory, replica: configuration.replica, logger: logger)
-        if configuration.cleanTemporaryFilesAtOpen { try blobs.cleanTemporaryFiles() }
+        if configuration.cleanTemporaryFilesAtOpen {
+            try blobs.cleanTemporaryFiles()
+            try blobs.cleanAbandonedTemporaryFiles()
+        }
         if let postgres = configuration.postgres {
             database = try PostgresDatabase(configuration: postgres, logger: logger)
         } else {
