@@ -52,3 +52,34 @@ extension BlobStore {
         return blob
     }
 }
+
+extension BlobStore {
+    /// Adds a copy of another store's file as a blob, leaving `source` as it is (`lora-squeeze
+    /// migrate`): a hard link into `tmp/` then `import` when `preferLink` and both are on one
+    /// filesystem (no bytes copied; the file is hashed all the same), else a copy through a writer.
+    /// Either way the blob is named by the SHA-256 of what was read, so the caller compares it with
+    /// the digest it expected.
+    public func adopt(copyOf source: String, preferLink: Bool) throws(BlobStoreError) -> StoredBlob {
+        if preferLink {
+            let temporary = temporaryDirectory.path + "/adopt-" + RandomHex.make(words: 1)
+            if link(source, temporary) == 0 { return try `import`(file: URL(fileURLWithPath: temporary)) }
+            guard errno == EXDEV || errno == EPERM else { throw POSIX.failure("link", source) }
+        }
+        let fd = try POSIX.openFile(source, O_RDONLY | O_NOFOLLOW)
+        defer { close(fd) }
+        let writer = try makeWriter()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readChunkBytes, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            while true {
+                let count = try POSIX.readSome(fd, into: buffer, path: source)
+                if count == 0 { break }
+                try writer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
+            return try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+}

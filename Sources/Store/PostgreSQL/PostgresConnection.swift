@@ -74,7 +74,12 @@ public final class PostgresConnection: DatabaseConnection {
     }
 
     /// `transaction` opened with `begin` (e.g. `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY`).
+    /// Refused inside another transaction, as SQLite refuses a nested `BEGIN`: PostgreSQL would only
+    /// warn, and the inner `COMMIT` would commit the outer transaction's work.
     func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        guard isIdle else {
+            throw PostgresError.query(sql: begin, sqlState: "25001", message: "a transaction is already open on this connection")
+        }
         try execute(begin)
         do {
             let value = try body()
@@ -96,10 +101,13 @@ public final class PostgresConnection: DatabaseConnection {
     /// Prepares `sql` (once) and runs it with `bindings`; the caller clears the result.
     private func perform(_ sql: String, _ bindings: [any DatabaseBindable]) throws -> OpaquePointer {
         let types = bindings.map(Self.typeOID)
-        let statement = try statementName(sql, types: types)
-        guard bindings.count == statement.parameters else {
-            throw PostgresError.bindingCount(sql: sql, expected: statement.parameters, given: bindings.count)
+        // Checked before anything is sent: a NUL the text type cannot hold.
+        for (index, binding) in bindings.enumerated() {
+            if case .text(let text) = binding.databaseValue, text.utf8.contains(0) {
+                throw PostgresError.nulInText(sql: sql, parameter: index + 1)
+            }
         }
+        let statement = try statementName(sql, types: types)
         let count = bindings.count
         var values = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
         var lengths = [Int32](repeating: 0, count: count)
@@ -111,7 +119,6 @@ public final class PostgresConnection: DatabaseConnection {
             case .integer(let number): values[index] = strdup(String(number))
             case .real(let number): values[index] = strdup(Self.text(of: number))
             case .text(let text):
-                guard !text.utf8.contains(0) else { throw PostgresError.nulInText(sql: sql, parameter: index + 1) }
                 values[index] = strdup(text)
             case .blob(let data):
                 guard let length = Int32(exactly: data.count) else {
@@ -143,7 +150,10 @@ public final class PostgresConnection: DatabaseConnection {
     private func statementName(_ sql: String, types: [Oid]) throws -> (name: String, parameters: Int) {
         let key = PreparedKey(sql: sql, types: types)
         if let known = prepared[key] { return known }
-        let (translated, parameters) = PostgresPlaceholders.translate(sql)
+        let (translated, count) = PostgresPlaceholders.translate(sql)
+        guard let parameters = count else {
+            throw PostgresError.invalidConfiguration("\(quoted(sql, limit: 200)) numbers a parameter past \(PostgresPlaceholders.maxParameterNumber), PostgreSQL's limit")
+        }
         guard types.count == parameters else {
             throw PostgresError.bindingCount(sql: sql, expected: parameters, given: types.count)
         }

@@ -63,12 +63,13 @@ extension PostgresDatabase {
             text.hasPrefix("postgresql://") || text.hasPrefix("postgres://")
         }
 
-        /// The URL with its password (and a `password=` parameter) replaced by `***`, for logs.
+        /// The URL with its password (in the user part, and in `password=` or `sslpassword=`
+        /// parameters) replaced by `***`, for logs.
         public static func redacted(_ url: String) -> String {
             guard var components = URLComponents(string: url) else { return "<a URL that does not parse>" }
             if components.password != nil { components.password = "***" }
             components.queryItems = components.queryItems.map { items in
-                items.map { $0.name.lowercased() == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
+                items.map { ["password", "sslpassword"].contains($0.name.lowercased()) ? URLQueryItem(name: $0.name, value: "***") : $0 }
             }
             if components.queryItems?.isEmpty == true { components.queryItems = nil }
             return components.string ?? "<a URL that does not parse>"

@@ -175,8 +175,8 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
                 } catch {
                     condition.lock()
                     opened -= 1
-                    backoff = backoff == .zero ? .milliseconds(100) : min(backoff * 2, configuration.maxBackoff)
-                    retryAt = clock.now + backoff
+                    backoff = min(backoff == .zero ? .milliseconds(100) : backoff * 2, configuration.maxBackoff)
+                    retryAt = backoff == .zero ? nil : clock.now + backoff
                     lastConnectError = "\(error)"
                     condition.signal()
                     condition.unlock()
@@ -226,9 +226,13 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
             throw PostgresError.connect(location: location, message: message)
         }
         let connection = PostgresConnection(handle: handle, location: location)
-        let lockTimeout = max(0, configuration.lockTimeout.components.seconds * 1000
+        // lock_timeout 0 means "wait forever" to PostgreSQL: a timeout under a millisecond (zero
+        // included) is one millisecond, so it still fails at once as SQLite's zero busy timeout does.
+        // bytea_output and extra_float_digits are pinned whatever the database's defaults: the row
+        // reader decodes hex bytea, and doubles must print in their shortest exact form.
+        let lockTimeout = max(1, configuration.lockTimeout.components.seconds * 1000
                               + configuration.lockTimeout.components.attoseconds / 1_000_000_000_000_000)
-        try connection.execute("SET lock_timeout = \(lockTimeout)")
+        try connection.execute("SET lock_timeout = \(lockTimeout); SET bytea_output = 'hex'; SET extra_float_digits = 1")
         return connection
     }
 

@@ -6,12 +6,17 @@
 /// (`'…'`, with `''` as an escaped quote), quoted identifiers (`"…"`) and comments (`-- …` to the
 /// end of the line, `/* … */`) are left alone. A pure function of the text.
 enum PostgresPlaceholders {
-    /// The rewritten SQL and the number of parameters it takes (the largest marker number).
-    static func translate(_ sql: String) -> (sql: String, parameterCount: Int) {
+    /// The largest parameter number PostgreSQL's protocol can carry.
+    static let maxParameterNumber = 65535
+
+    /// The rewritten SQL and the number of parameters it takes (the largest marker number), or nil
+    /// for a count when a marker is past `maxParameterNumber`.
+    static func translate(_ sql: String) -> (sql: String, parameterCount: Int?) {
         let bytes = Array(sql.utf8)
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count + 8)
         var largest = 0
+        var outOfRange = false
         var index = 0
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
         while index < bytes.count {
@@ -37,22 +42,30 @@ enum PostgresPlaceholders {
             case UInt8(ascii: "?"):
                 var end = index + 1
                 while end < bytes.count && isDigit(bytes[end]) { end += 1 }
-                let number: Int
-                if end > index + 1, let explicit = Int(String(decoding: bytes[(index + 1)..<end], as: UTF8.self)) {
-                    number = explicit
-                } else {
-                    number = largest + 1
-                    end = index + 1
-                }
-                largest = max(largest, number)
                 output.append(UInt8(ascii: "$"))
-                output.append(contentsOf: String(number).utf8)
+                if end > index + 1 {
+                    // Explicit: kept as written; a number past the limit (or past Int) only marks the SQL refused.
+                    let digits = bytes[(index + 1)..<end]
+                    if let number = Int(String(decoding: digits, as: UTF8.self)), number <= maxParameterNumber {
+                        largest = max(largest, number)
+                        output.append(contentsOf: String(number).utf8)   // ?01 is $1, as SQLite reads it
+                    } else {
+                        outOfRange = true
+                        output.append(contentsOf: digits)
+                    }
+                } else if largest < maxParameterNumber {
+                    largest += 1
+                    output.append(contentsOf: String(largest).utf8)
+                } else {
+                    outOfRange = true
+                    output.append(UInt8(ascii: "?"))
+                }
                 index = end
             default:
                 output.append(byte)
                 index += 1
             }
         }
-        return (String(decoding: output, as: UTF8.self), largest)
+        return (String(decoding: output, as: UTF8.self), outOfRange ? nil : largest)
     }
 }
