@@ -225,6 +225,9 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
             PQfinish(handle)
             throw PostgresError.connect(location: location, message: message)
         }
+        // Server notices (`CREATE TABLE IF NOT EXISTS` … skipping) would go to standard error as raw
+        // text; nothing the catalog does needs them.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
         let connection = PostgresConnection(handle: handle, location: location)
         // lock_timeout 0 means "wait forever" to PostgreSQL: a timeout under a millisecond (zero
         // included) is one millisecond, so it still fails at once as SQLite's zero busy timeout does.
