@@ -36,7 +36,7 @@ extension AdapterService {
                     await pruneAudit()
                 }
                 if let due = nextScrub, clock.now >= due {
-                    await scrub()
+                    await scrubOncePerFleet()
                     nextScrub = clock.now + configuration.scrubInterval
                 }
             }
@@ -94,6 +94,23 @@ extension AdapterService {
     /// Rehashes every blob at most `scrubBytesPerSecond`, on the I/O pool, one blob per job (so other
     /// I/O interleaves). A damaged blob is quarantined as on a read (`checkBlob`). Returns the report.
     @discardableResult
+    /// The scheduled scrub, by one replica at a time: on a shared blob directory every replica's
+    /// schedule comes due, and the one that takes the fleet-wide "scrub" lock reads the blobs while
+    /// the others skip this round (on SQLite the lock is always free).
+    func scrubOncePerFleet() async {
+        let lock: ComputeLock?
+        do { lock = try await store.read { try $0.tryComputeLock(name: "scrub") } } catch {
+            logger.warning("scrub: could not take the fleet's scrub lock, skipped this round: \(error)")
+            return
+        }
+        guard let lock else {
+            logger.info("scrub: another replica is scrubbing the shared blobs; skipped this round")
+            return
+        }
+        _ = await scrub()
+        _ = try? await store.read { _ in lock.release() }
+    }
+
     func scrub() async -> BlobScrubReport {
         let blobs = catalog.blobs
         var report = BlobScrubReport(strayFiles: [])

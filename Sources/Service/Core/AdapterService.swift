@@ -58,7 +58,7 @@ public final class AdapterService: Sendable {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         catalog = try AdapterCatalog(directory: configuration.dataDirectory, configuration: configuration.catalogConfiguration,
                                      logger: logger)
-        store = CatalogExecutor(catalog)
+        store = CatalogExecutor(catalog, readers: configuration.catalog.isShared ? configuration.catalogPoolSize - 1 : 1)
         pool = ComputePool(label: "lora-squeeze.compute", width: configuration.concurrentSqueezes,
                            niceness: Self.computeNiceness)
         io = ComputePool(label: "lora-squeeze.io", width: 4)

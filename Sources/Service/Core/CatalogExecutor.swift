@@ -1,8 +1,8 @@
 import Store
 
-/// The catalog off Swift's cooperative threads: every SQLite call the service makes runs on one of
-/// two threads of its own — reads on one (the catalog's read connection: WAL snapshots that never
-/// wait for a commit), writes on the other (each commit's fsync blocks only that thread). A request
+/// The catalog off Swift's cooperative threads: every catalog call the service makes runs on
+/// threads of its own — reads on one (SQLite's read connection: WAL snapshots that never wait for a
+/// commit) or several (PostgreSQL's pool), writes on another (each commit blocks only that thread). A request
 /// handler awaits the result and its cooperative thread serves other requests meanwhile.
 ///
 /// Work queued here is dropped if the awaiting task is cancelled before it starts (see
@@ -12,9 +12,11 @@ final class CatalogExecutor: Sendable {
     private let readers: ComputePool
     private let writers: ComputePool
 
-    init(_ catalog: AdapterCatalog) {
+    /// - Parameter readers: threads for reads. SQLite has one read connection, so one; a PostgreSQL
+    ///   catalog's pool serves several reads at once (its size less one, kept for the writer).
+    init(_ catalog: AdapterCatalog, readers readerCount: Int = 1) {
         self.catalog = catalog
-        readers = ComputePool(label: "lora-squeeze.catalog-read", width: 1)
+        readers = ComputePool(label: "lora-squeeze.catalog-read", width: max(1, readerCount))
         writers = ComputePool(label: "lora-squeeze.catalog-write", width: 1)
     }
 

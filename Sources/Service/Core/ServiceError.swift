@@ -65,6 +65,14 @@ enum ServiceError {
                 return HTTPError(.conflict, type: "duplicate-token", detail: e.description)
             case .baseInUse:
                 return HTTPError(.conflict, type: "base-in-use", detail: e.description)
+            case .missingBlob:
+                // A blob this request committed was removed before its row was written: on a shared
+                // blob directory, another replica deleted the last adapter using the same content at
+                // that instant. Nothing was stored; the same request again succeeds.
+                var refused = HTTPError(.serviceUnavailable, type: "concurrent-delete",
+                                        detail: "a file this request stored was removed by a concurrent delete of the same content; nothing was stored, send the request again")
+                refused.headers["Retry-After"] = "1"
+                return refused
             case .namesOutsideNamespace, .baseNamesOutsideNamespace:
                 return HTTPError(.forbidden, type: "outside-namespace", detail: e.description)
             default:

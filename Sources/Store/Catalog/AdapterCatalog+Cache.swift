@@ -290,6 +290,11 @@ extension AdapterCatalog {
     /// Tries to take the fleet-wide claim on computing `key` (see `ComputeLock`): the lock, or nil
     /// while another replica computes it. On SQLite, always the lock.
     public func tryComputeLock(_ key: CacheKey) throws -> ComputeLock? {
-        try database.tryComputeLock("\(key.adapter.hex) \(key.rank) \(key.options)")
+        try database.tryComputeLock("cache \(key.adapter.hex) \(key.rank) \(key.options)")
+    }
+
+    /// The same for other work one replica does for the fleet (`scrub`).
+    public func tryComputeLock(name: String) throws -> ComputeLock? {
+        try database.tryComputeLock("task \(name)")
     }
 }
