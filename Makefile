@@ -29,8 +29,10 @@ pydeps:
 
 # The test command (README, CI): every Swift Testing suite (the catalog's suites twice: on SQLite, then
 # on a throwaway PostgreSQL cluster, Tests/Postgres/with-cluster.sh), the interop and OpenAPI checks,
-# the contract test (schemathesis against the served spec), the Hub protocol with three
-# huggingface_hub versions (Tests/Hub), 20 crash-test cycles, the deployment files (Deploy/check.sh),
+# the contract test (schemathesis against the served spec, 60 examples an operation; `make contract`
+# runs 100), the Hub protocol with three
+# huggingface_hub versions (Tests/Hub), three replicas on one PostgreSQL (Tests/Fleet), 20
+# crash-test cycles, the deployment files (Deploy/check.sh),
 # then every fuzz target for 20 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
 # build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
 # The HTTP server's suites still run on their own: their timeouts are real (a 2 s body timeout), and
@@ -48,8 +50,9 @@ test: deps pydeps
 	TMPDIR=$(SWIFT_TMP) $(STEP) postgres-tests bash Tests/Postgres/with-cluster.sh $(SWIFT) test --skip-build --filter 'StoreTests\.(AdapterCatalog|Postgres)'
 	$(STEP) interop python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	$(STEP) openapi python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
-	$(STEP) contract bash Tests/Contract/run.sh .build/debug/lora-squeeze
+	CONTRACT_EXAMPLES=60 $(STEP) contract bash Tests/Contract/run.sh .build/debug/lora-squeeze
 	$(STEP) hub bash Tests/Hub/run.sh .build/debug/lora-squeeze
+	$(STEP) fleet bash Tests/Postgres/with-cluster.sh python3 Tests/Fleet/e2e_fleet.py .build/debug/lora-squeeze
 	$(STEP) crash python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
 	$(STEP) deploy-lint bash Deploy/check.sh
 	$(STEP) fuzz bash Fuzz/run.sh 20

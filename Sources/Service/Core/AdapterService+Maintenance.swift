@@ -108,6 +108,16 @@ extension AdapterService {
             return
         }
         _ = await scrub()
+        if configuration.catalog.isShared {
+            // The fleet's sweep of blob files no row refers to (an upload the catalog refused during
+            // an outage, a replica killed between commit and row), old enough to be nobody's.
+            do {
+                let removed = try await store.write { try $0.removeOrphanBlobs(olderThan: AdapterCatalog.sharedOrphanAge) }
+                if !removed.isEmpty { logger.info("scrub: removed \(removed.count) blob files no row refers to") }
+            } catch {
+                logger.warning("scrub: could not sweep unreferenced blob files: \(error)")
+            }
+        }
         _ = try? await store.read { _ in lock.release() }
     }
 

@@ -196,6 +196,10 @@ public final class BlobStore: Sendable {
                     logger.warning("replaced a damaged blob with a fresh copy", metadata: ["digest": "\(digest)"])
                 } else {
                     try POSIX.removeFile(temporaryPath)
+                    // Its modification time now says "committed just now": on a shared directory,
+                    // another replica's sweep of unreferenced files leaves a recently touched one be
+                    // (`AdapterCatalog.removeOrphanBlobs(olderThan:)`) until this commit's row exists.
+                    _ = utimensat(AT_FDCWD, destination, nil, 0)
                 }
             } else {
                 throw POSIX.failure("link", destination)
@@ -203,6 +207,13 @@ public final class BlobStore: Sendable {
             state.unclaimedCommits[digest, default: 0] += 1
         }
         try POSIX.syncDirectory(shard)
+    }
+
+    /// When the blob's file was last written or committed again (its modification time), or nil
+    /// when there is no file.
+    func lastCommitted(_ digest: SHA256Digest) throws(BlobStoreError) -> Date? {
+        guard let info = try POSIX.fileStatus(path(for: digest)) else { return nil }
+        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
     }
 
     /// Marks one commit of `digest` as referenced by a catalog row.

@@ -16,10 +16,10 @@ import Logging
 ///   slip between (on PostgreSQL the lock is fleet-wide: see `PostgresDatabase`).
 /// - Blobs are reference-counted by query: when an adapter, base model or cache entry goes, each blob
 ///   it used is removed if no adapter, base file or cache entry still refers to it.
-/// - Opening cleans this process's `tmp/` (what a crash left) and, by default on a private blob
-///   directory, removes blob files no row refers to (blobs committed by a process that died before
-///   storing the row). On a shared blob directory it does not: such a file may be another
-///   replica's, committed and not yet recorded.
+/// - Opening cleans this process's `tmp/` (what a crash left) and, by default, removes blob files no
+///   row refers to (blobs committed by a process that died before storing the row, or whose row the
+///   catalog refused). On a shared blob directory only those unreferenced for `sharedOrphanAge`: a
+///   younger one may be another replica's, committed and about to be recorded.
 ///
 /// Thread safety: every method may be called from any thread; writes take turns on the database's
 /// writer lock. Calls block briefly — a few milliseconds for a commit with its fsync, or a network
@@ -41,8 +41,8 @@ public final class AdapterCatalog: Sendable {
         /// This process's name on a shared blob directory (`--replica-id`): its temporary files go
         /// to `tmp/<replica>/`. Required with `postgres`, where the directory is shared.
         public var replica: String?
-        /// Remove blob files no row refers to when opening. Ignored (never done) on a PostgreSQL
-        /// catalog, whose blob directory other replicas share.
+        /// Remove blob files no row refers to when opening; on a PostgreSQL catalog, whose blob
+        /// directory other replicas share, only those unreferenced for `sharedOrphanAge`.
         public var removeOrphanBlobsAtOpen: Bool
         /// Empty this process's `tmp/` when opening (what a crashed writer left).
         public var cleanTemporaryFilesAtOpen: Bool
@@ -113,7 +113,11 @@ public final class AdapterCatalog: Sendable {
         self.logger = logger
         self.clock = clock
         try database.migrateCatalog()
-        if configuration.removeOrphanBlobsAtOpen && configuration.postgres == nil { try removeOrphanBlobs() }
+        if configuration.removeOrphanBlobsAtOpen {
+            // Shared blobs: only files left unreferenced for longer than any upload takes from its
+            // commit to its row (a replica that died in between, or an upload the catalog refused).
+            try removeOrphanBlobs(olderThan: configuration.postgres == nil ? nil : Self.sharedOrphanAge)
+        }
     }
 
     /// The settings for a catalog at `location`; `blobDirectory` and `replica` as in `Configuration`.
@@ -130,6 +134,10 @@ public final class AdapterCatalog: Sendable {
         }
         return configuration
     }
+
+    /// How long an unreferenced blob file on a shared blob directory must have gone uncommitted
+    /// before a replica's sweep removes it.
+    public static let sharedOrphanAge: TimeInterval = 3600
 
     /// A replica name: 1 to 63 of `A-Z a-z 0-9 . _ -`, not `.` or `..` (it names a directory).
     public static func validateReplica(_ replica: String) throws {
@@ -159,12 +167,19 @@ public final class AdapterCatalog: Sendable {
     /// Removes blob files that no row refers to and that this process is not about to record
     /// (committed, not yet `put`). Correct at any time, but it holds the database lock while it
     /// lists `blobs/`, so run it at start-up (the default) or rarely.
+    ///
+    /// - Parameter age: on a blob directory other replicas share, only files committed (written,
+    ///   or committed again by a deduplicated upload) longer ago than this: a younger one may be
+    ///   another replica's, between its commit and its row. nil: every unreferenced file (a
+    ///   directory this process owns).
     @discardableResult
-    public func removeOrphanBlobs() throws -> [SHA256Digest] {
+    public func removeOrphanBlobs(olderThan age: TimeInterval? = nil) throws -> [SHA256Digest] {
+        let cutoff = age.map { Date().addingTimeInterval(-$0) }   // file times are the wall clock's
         let removed: [SHA256Digest] = try database.withConnection { connection in
             let known = Set(try connection.query("SELECT digest FROM blobs") { try self.digest($0, 0, table: "blobs", column: "digest") })
             var removed: [SHA256Digest] = []
             for digest in try blobs.digests() where !known.contains(digest) {
+                if let cutoff, let committed = try blobs.lastCommitted(digest), committed > cutoff { continue }
                 if try blobs.removeUnlessAwaitingClaim(digest) { removed.append(digest) }
             }
             return removed

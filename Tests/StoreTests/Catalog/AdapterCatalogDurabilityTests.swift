@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import Store
 
@@ -51,6 +54,31 @@ struct AdapterCatalogDurabilityTests {
         #expect(try restarted.resolve(kept.digest.hex) == kept)
         #expect(try restarted.statistics().blobCount == 2)
         writer.abort()  // the "dead" writer's file is already gone; abort must not mind
+    }
+
+    /// The sweep a shared blob directory allows: a file no row refers to goes only once it has gone
+    /// uncommitted for the age; committing the same content again (a deduplicated upload on another
+    /// replica) makes it young again.
+    @Test("removeOrphanBlobs(olderThan:) takes only old unreferenced files; a repeated commit makes one young again")
+    func agedOrphans() throws {
+        let fixture = try CatalogFixture()
+        let kept = try fixture.putAdapter("kept")
+        let store = fixture.catalog.blobs
+        let old = try store.write(Data("orphan, old".utf8)).digest, again = try store.write(Data("orphan, old, committed again".utf8)).digest
+        let young = try store.write(Data("orphan, young".utf8)).digest
+        let age = AdapterCatalog.sharedOrphanAge
+        for digest in [old, again, kept.weightsBlob] {
+            let when = Date().timeIntervalSince1970 - age - 60
+            var times = [timespec(tv_sec: Int(when), tv_nsec: 0), timespec(tv_sec: Int(when), tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, store.path(for: digest), &times, 0) == 0)
+        }
+        // A second process (another replica) does the sweep: this one's unclaimed commits are its own.
+        let other = try fixture.openAnother(configuration: .init(removeOrphanBlobsAtOpen: false, cleanTemporaryFilesAtOpen: false))
+        defer { other.close() }
+        try store.write(Data("orphan, old, committed again".utf8))   // dedup: touches the existing file
+        #expect(try other.removeOrphanBlobs(olderThan: age) == [old])
+        for digest in [again, young, kept.weightsBlob] { #expect(fixture.blobExists(digest)) }
+        #expect(!fixture.blobExists(old))
     }
 
     @Test("a blob committed for an upload survives the delete of another adapter using it, until put")
