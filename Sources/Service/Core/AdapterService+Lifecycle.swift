@@ -52,6 +52,9 @@ extension AdapterService {
         } else if mainTLS != nil {
             tlsAddressValue.withLock { $0 = address }
         }
+        // Claims this replica's previous life held (a restart under the same name) are free at once.
+        let replica = configuration.replicaID
+        try await store.write { try $0.releaseJobItems(owner: replica) }
         try await resumeJobs()
         startMaintenance()
         return address

@@ -9,15 +9,23 @@ import Synchronization
 /// progress, recording it costs the same at the last adapter as at the first, and a restart resumes
 /// at the first adapter without an outcome.
 ///
-/// Across replicas (a shared PostgreSQL catalog), a job is run by the replica holding its lease
-/// (`AdapterCatalog.claimJob`), taken when it starts and renewed by the upkeep loop while it runs. A
-/// replica that dies stops renewing; once the lease runs out, another replica's upkeep loop finds the
-/// job and resumes it. Any replica may queue any job: the claim decides who runs it.
+/// Across replicas (a shared PostgreSQL catalog), every replica works on a normalize job at once,
+/// each claiming one adapter at a time under a lease (`AdapterCatalog.claimJobItem`); an extraction
+/// is run whole by the replica holding the job's lease (`claimJob`). The upkeep loop renews the lease
+/// of what runs; a replica that dies stops renewing, and once its lease runs out another replica's
+/// upkeep loop (every 5 s it queues the unfinished jobs) claims the work again. Any replica may queue
+/// any job: the claims decide who does what.
 actor JobRunner {
     private var queue: [JobID] = []
     private var task: Task<Void, Never>?
-    /// The job running now, whose lease the upkeep loop renews.
+    /// The job running now (an extraction's lease is the job's), and the adapter of a normalize job
+    /// being squeezed now (its lease is the adapter's): what the upkeep loop renews.
     private(set) var current: JobID?
+    private(set) var currentItem: (job: JobID, position: Int)?
+
+    func setCurrentItem(_ job: JobID?, _ position: Int?) {
+        if let job, let position { currentItem = (job, position) } else { currentItem = nil }
+    }
     /// Raised by shutdown: a running job stops before its next adapter (and stays `running`, so the
     /// next start resumes it); nothing new starts.
     nonisolated let stopping = Atomic(false)
@@ -124,32 +132,43 @@ extension AdapterService {
     /// holds (or that has finished) is skipped.
     func runJob(_ id: JobID) async {
         let (owner, lease, takeOver) = (configuration.replicaID, Self.jobLease.seconds, !configuration.catalog.isShared)
-        let job: JobRecord?
-        do { job = try await store.write { try $0.claimJob(id, owner: owner, lease: lease, takeOver: takeOver) } } catch {
-            logger.error("job \(id) could not be claimed: \(error)")
+        let kind: String?
+        do { kind = try await store.read { try $0.job(id)?.kind } } catch {
+            logger.error("job \(id) could not be read: \(error)")
             return
         }
-        guard let job else {
-            logger.debug("job \(id) is finished or another replica's; skipped")
+        switch kind {
+        case Self.normalizeKind:
+            await runNormalize(id)   // claimed adapter by adapter: every replica may work on it at once
+        case Self.extractKind:
+            // One pass over two models: run whole by the replica holding the job's lease.
+            let claimed: JobRecord?
+            do { claimed = try await store.write { try $0.claimJob(id, owner: owner, lease: lease, takeOver: takeOver) } } catch {
+                logger.error("job \(id) could not be claimed: \(error)")
+                return
+            }
+            guard claimed != nil else {
+                logger.debug("job \(id) is finished or another replica's; skipped")
+                return
+            }
+            await runExtract(id)
+            // Paused for shutdown (or lost): let another replica take it now rather than at the lease's end.
+            _ = try? await store.write { try $0.releaseJob(id, owner: owner) }
+        default:
             return
         }
-        switch job.kind {
-        case Self.normalizeKind: await runNormalize(id)
-        case Self.extractKind: await runExtract(id)
-        default: return
-        }
-        // Paused for shutdown (or lost): let another replica take it now rather than at the lease's end.
-        _ = try? await store.write { try $0.releaseJob(id, owner: owner) }
     }
 
-    /// Queues the jobs this replica may run: after a restart, every unfinished job on a catalog of
-    /// its own; on a shared catalog, those nobody holds (never claimed, released, or whose replica's
-    /// lease ran out), including this replica's own from before a restart.
+    /// Queues the jobs this replica may work on: after a restart, every unfinished job on a catalog of
+    /// its own; on a shared catalog, every unfinished normalize job (its adapters are claimed one by
+    /// one) and the extractions nobody holds (never claimed, released, or whose replica's lease ran
+    /// out), including this replica's own from before a restart.
     public func resumeJobs() async throws {
         let shared = configuration.catalog.isShared
         let (owner, now) = (configuration.replicaID, Date())
         for job in try await store.read({ try $0.unfinishedJobs() }) where [Self.normalizeKind, Self.extractKind].contains(job.kind) {
-            if shared, let holder = job.owner, holder != owner, let until = job.leaseUntil, until > now { continue }
+            // A normalize job is shared adapter by adapter; an extraction is held by its lease.
+            if shared, job.kind == Self.extractKind, let holder = job.owner, holder != owner, let until = job.leaseUntil, until > now { continue }
             guard await !jobs.holds(job.id) else { continue }
             logger.info("resuming \(job.kind) job \(job.id) (\(job.done)/\(job.total))", metadata: [
                 "job": "\(job.id)", "previous_owner": "\(job.owner ?? "none")"])
@@ -160,8 +179,20 @@ extension AdapterService {
     /// Renews the running job's lease (called by the upkeep loop); a lease found lost stops the job
     /// at its next adapter.
     func renewJobLease() async {
-        guard let id = await jobs.current else { return }
         let (owner, lease) = (configuration.replicaID, Self.jobLease.seconds)
+        if let item = await jobs.currentItem {
+            do {
+                let kept = try await store.write { try $0.renewJobItemLease(item.job, position: item.position, owner: owner, lease: lease) }
+                if !kept {
+                    logger.warning("lost the lease on adapter \(item.position + 1) of job \(item.job) (another replica took it over); its outcome is recorded once, by whoever finishes first",
+                                   metadata: ["job": "\(item.job)"])
+                }
+            } catch is CancellationError {} catch {
+                logger.warning("could not renew the lease on adapter \(item.position + 1) of job \(item.job): \(error)", metadata: ["job": "\(item.job)"])
+            }
+            return
+        }
+        guard let id = await jobs.current else { return }
         do {
             let kept = try await store.write { try $0.renewJobLeases([id], owner: owner, lease: lease) }
             if !kept.contains(id), await jobs.current == id {
@@ -173,24 +204,31 @@ extension AdapterService {
         }
     }
 
-    /// Runs one job to the end; adapters already done (before a restart) are skipped. Shutdown stops
-    /// it between adapters (or cancels the squeeze in progress): it stays `running` and the next start
-    /// resumes it.
+    /// Works on a normalize job until no adapter is left to claim: each adapter is claimed under a
+    /// lease (`AdapterCatalog.claimJobItem`), squeezed, and its outcome recorded, so every replica on
+    /// a shared catalog works on the same job at once, and an adapter whose replica died is claimed
+    /// again once its lease runs out. Adapters already done (before a restart) are never claimed.
+    /// Whoever records the last outcome finishes the job. Shutdown stops between adapters (or
+    /// cancels the squeeze in progress and gives its adapter up): the job stays `running` and the
+    /// next start, or another replica, goes on with it.
     func runNormalize(_ id: JobID) async {
+        let (owner, lease, takeOver) = (configuration.replicaID, Self.jobLease.seconds, !configuration.catalog.isShared)
         do {
             guard let job = try await store.read({ try $0.job(id) }), !job.state.isFinished else { return }
             let body = try JSONDecoder().decode(NormalizeRequest.self, from: Data(job.request.utf8))
             let squeeze = try body.squeezeRequest(maxRank: limits.maxRank)
-            let items = try await store.read { try $0.jobItems(id) }
-            guard items.count == job.total else {
-                throw JobDamaged(detail: "the job has \(items.count) adapters recorded for \(job.total) expected")
+            let total = try await store.read { try $0.jobItems(id).count }
+            guard total == job.total else {
+                throw JobDamaged(detail: "the job has \(total) adapters recorded for \(job.total) expected")
             }
-            try await store.write { try $0.updateJob(id, JobUpdate(state: .running)) }
-            for item in items where item.status == .pending {
-                if jobs.isStopping || Task.isCancelled || jobs.hasLost(id) {
-                    logger.info("normalize job \(id) paused at adapter \(item.position + 1)/\(items.count) for shutdown; it resumes at the next start")
+            if job.state == .queued { try await store.write { try $0.updateJob(id, JobUpdate(state: .running)) } }
+            while true {
+                if jobs.isStopping || Task.isCancelled {
+                    logger.info("normalize job \(id) paused for shutdown; it resumes at the next start or on another replica")
                     return
                 }
+                guard let item = try await store.write({ try $0.claimJobItem(id, owner: owner, lease: lease, takeOver: takeOver) }) else { break }
+                await jobs.setCurrentItem(id, item.position)
                 var status = JobItem.Status.done
                 var failure: String?
                 var result: String?
@@ -205,19 +243,22 @@ extension AdapterService {
                         urls: Self.squeezedURLs(digest: digest.hex, squeeze, format: record.format),
                         blobs: Self.blobURLs(entry)))
                 } catch is CancellationError {
-                    return   // shutdown: the item stays pending
+                    // Shutdown: the adapter stays pending, given up so another replica need not wait out its lease.
+                    let position = item.position
+                    _ = try? await Task.detached { [store] in try await store.write { try $0.releaseJobItem(id, position: position, owner: owner) } }.value
+                    await jobs.setCurrentItem(nil, nil)
+                    return
                 } catch {
                     status = .failed
                     failure = ServiceError.http(error).detail
                 }
                 let (position, s, f, r) = (item.position, status, failure, result)
                 try await store.write { try $0.finishJobItem(id, position: position, status: s, error: f, result: r) }
+                await jobs.setCurrentItem(nil, nil)
             }
-            let failed = try await store.read { try $0.jobItems(id) }.filter { $0.status == .failed }.count
-            try await store.write {
-                try $0.updateJob(id, JobUpdate(state: failed == 0 ? .succeeded : .failed,
-                                               error: failed == 0 ? nil : "\(failed) of \(items.count) adapters failed"))
-            }
+            // Nothing left to claim: finished here if every adapter has its outcome, else by the
+            // replica holding the last ones.
+            try await store.write { try $0.finishJobIfComplete(id) { failed, total in "\(failed) of \(total) adapters failed" } }
         } catch is CancellationError {
             return
         } catch {

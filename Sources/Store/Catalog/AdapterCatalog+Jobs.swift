@@ -44,14 +44,7 @@ extension AdapterCatalog {
         try database.read { connection in
             try connection.query("""
                 SELECT position, subject, status, error, result FROM job_items WHERE job_id = ? ORDER BY position
-                """, [id.rawValue]) { row in
-                let statusText = try row.column(2) as String
-                guard let status = JobItem.Status(rawValue: statusText) else {
-                    throw CatalogError.corruptRow(table: "job_items", column: "status", value: statusText)
-                }
-                return JobItem(position: try row.column(0), subject: try row.column(1), status: status,
-                               error: try row.column(3), result: try row.column(4))
-            }
+                """, [id.rawValue]) { try jobItem($0) }
         }
     }
 
@@ -151,6 +144,85 @@ extension AdapterCatalog {
         }
     }
 
+    /// Claims the first pending item of an unfinished job that nobody holds (never claimed, released,
+    /// or whose lease ran out — or any, with `takeOver`) for `owner` until `lease` seconds from now,
+    /// and returns it; nil when every pending item is held, or none is left. A replica holds one
+    /// item at a time: it records the outcome before claiming the next.
+    ///
+    /// One short write transaction. On PostgreSQL it needs no `FOR UPDATE SKIP LOCKED`: catalog
+    /// writes already take turns fleet-wide (`PostgresDatabase.withConnection`), so two replicas can
+    /// never pick the same item, and the same SQL runs on SQLite.
+    public func claimJobItem(_ id: JobID, owner: String, lease: TimeInterval, takeOver: Bool = false) throws -> JobItem? {
+        try database.transaction { connection in
+            let time = now()
+            guard try connection.queryFirst("SELECT 1 FROM jobs WHERE id = ? AND state IN ('queued', 'running')", [id.rawValue], { _ in true }) == true,
+                  let position = try connection.queryFirst("""
+                    SELECT position FROM job_items
+                    WHERE job_id = ?1 AND status = 'pending'
+                      AND (?2 = 1 OR owner IS NULL OR lease_until IS NULL OR lease_until < ?3)
+                    ORDER BY position LIMIT 1
+                    """, [id.rawValue, takeOver, time], { try $0.column(0) as Int }) else { return nil }
+            try connection.run("UPDATE job_items SET owner = ?, lease_until = ? WHERE job_id = ? AND position = ?",
+                               [owner, time + lease, id.rawValue, position])
+            return try connection.queryFirst("""
+                SELECT position, subject, status, error, result FROM job_items WHERE job_id = ? AND position = ?
+                """, [id.rawValue, position]) { try jobItem($0) }
+        }
+    }
+
+    /// Extends `owner`'s lease on a pending item; false when it is no longer `owner`'s (taken over
+    /// after a lapse) or no longer pending.
+    public func renewJobItemLease(_ id: JobID, position: Int, owner: String, lease: TimeInterval) throws -> Bool {
+        try database.transaction { connection in
+            try connection.run("""
+                UPDATE job_items SET lease_until = ? WHERE job_id = ? AND position = ? AND owner = ? AND status = 'pending'
+                """, [now() + lease, id.rawValue, position, owner]) == 1
+        }
+    }
+
+    /// Gives a pending item up (a replica stopping mid-item), so another may claim it at once.
+    public func releaseJobItem(_ id: JobID, position: Int, owner: String) throws {
+        try database.transaction { connection in
+            try connection.run("""
+                UPDATE job_items SET owner = NULL, lease_until = NULL WHERE job_id = ? AND position = ? AND owner = ? AND status = 'pending'
+                """, [id.rawValue, position, owner])
+        }
+    }
+
+    /// Gives up every pending item `owner` holds, in every job: a replica starting again under the
+    /// same name (a restarted process) lets its previous life's claims go at once rather than at
+    /// their leases' end. Returns how many it freed.
+    @discardableResult
+    public func releaseJobItems(owner: String) throws -> Int {
+        try database.transaction { connection in
+            try connection.run("""
+                UPDATE job_items SET owner = NULL, lease_until = NULL WHERE owner = ? AND status = 'pending'
+                """, [owner])
+        }
+    }
+
+    /// Finishes a job whose items all have outcomes: `succeeded` when none failed, else `failed`
+    /// with `failureSummary(failed, total)` as its error. Returns the job, finished or not; a job
+    /// already finished (by another replica recording the last item) is returned as it is.
+    @discardableResult
+    public func finishJobIfComplete(_ id: JobID, failureSummary: (Int, Int) -> String) throws -> JobRecord {
+        try database.transaction { connection in
+            guard var job = try fetchJob(id, connection) else { throw CatalogError.unknownJob(id) }
+            guard !job.state.isFinished else { return job }
+            let (pending, failed, total) = try connection.queryFirst("""
+                SELECT coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
+                       coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0), count(*)
+                FROM job_items WHERE job_id = ?
+                """, [id.rawValue]) { (try $0.column(0) as Int, try $0.column(1) as Int, try $0.column(2) as Int) } ?? (0, 0, 0)
+            guard pending == 0 else { return job }
+            job.state = failed == 0 ? .succeeded : .failed
+            job.error = failed == 0 ? nil : failureSummary(failed, total)
+            try connection.run("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+                               [job.state.rawValue, job.error, now(), id.rawValue])
+            return try fetchJob(id, connection) ?? job
+        }
+    }
+
     /// Gives a job up (a replica pausing it for shutdown), so another replica may take it at once.
     public func releaseJob(_ id: JobID, owner: String) throws {
         try database.transaction { connection in
@@ -178,6 +250,15 @@ extension AdapterCatalog {
 
     private func fetchJob(_ id: JobID, _ connection: any DatabaseConnection) throws -> JobRecord? {
         try connection.queryFirst("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [id.rawValue]) { try jobRecord($0) }
+    }
+
+    private func jobItem(_ row: any DatabaseRow) throws -> JobItem {
+        let statusText = try row.column(2) as String
+        guard let status = JobItem.Status(rawValue: statusText) else {
+            throw CatalogError.corruptRow(table: "job_items", column: "status", value: statusText)
+        }
+        return JobItem(position: try row.column(0), subject: try row.column(1), status: status,
+                       error: try row.column(3), result: try row.column(4))
     }
 
     private func jobRecord(_ row: any DatabaseRow) throws -> JobRecord {

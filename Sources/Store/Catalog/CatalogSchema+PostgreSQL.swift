@@ -13,6 +13,8 @@ extension CatalogSchema {
         PostgresMigration(from: 0, to: 4, sql: postgresBaseline4),
         PostgresMigration(from: 4, to: 5, sql: """
             ALTER TABLE jobs ADD COLUMN owner TEXT COLLATE "C", ADD COLUMN lease_until DOUBLE PRECISION;
+            ALTER TABLE job_items ADD COLUMN owner TEXT COLLATE "C", ADD COLUMN lease_until DOUBLE PRECISION;
+            CREATE INDEX job_items_pending ON job_items (job_id, status, position);
             """),
     ]
 

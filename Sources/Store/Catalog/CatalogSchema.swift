@@ -164,12 +164,17 @@ enum CatalogSchema {
 }
 
 extension CatalogSchema {
-    /// Version 5: a job's lease. The replica running a job (`owner`, its `--replica-id`) renews
-    /// `lease_until` while it works; a job whose lease has run out (its replica died or lost the
-    /// database) is taken over by another, which resumes it at its first pending item.
+    /// Version 5: leases, for replicas sharing a catalog. A job run whole by one replica (an
+    /// extraction) is held by `jobs.owner` (its `--replica-id`) until `jobs.lease_until`; a normalize
+    /// job's adapters are claimed one at a time (`job_items.owner`, `job_items.lease_until`), so every
+    /// replica works on the job at once. A lease its replica stops renewing (it died, or lost the
+    /// database) runs out, and another replica takes the work over.
     static let version5 = """
         ALTER TABLE jobs ADD COLUMN owner TEXT;
         ALTER TABLE jobs ADD COLUMN lease_until REAL;
+        ALTER TABLE job_items ADD COLUMN owner TEXT;
+        ALTER TABLE job_items ADD COLUMN lease_until REAL;
+        CREATE INDEX job_items_pending ON job_items (job_id, status, position);
         """
 }
 

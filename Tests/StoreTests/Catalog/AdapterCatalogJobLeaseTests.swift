@@ -93,4 +93,75 @@ struct AdapterCatalogJobLeaseTests {
         let stored = try #require(try reopened.unfinishedJobs().first { $0.id == job.id })
         #expect(stored.owner == "r1" && Self.isLease(stored.leaseUntil, fixture, 15))
     }
+
+    @Test("adapters are claimed one at a time, in order, each by one replica; a lapsed lease frees its adapter; an outcome is recorded once")
+    func itemClaims() throws {
+        let fixture = try CatalogFixture()
+        let catalog = fixture.catalog
+        let job = try catalog.createJob(kind: "normalize", request: "{}", items: ["a", "b", "c"])
+        let claims = try [("r1"), ("r2"), ("r1")].map { try #require(try catalog.claimJobItem(job.id, owner: $0, lease: 15)) }
+        #expect(claims.map(\.subject) == ["a", "b", "c"])
+        #expect(try catalog.claimJobItem(job.id, owner: "r3", lease: 15) == nil, "every pending adapter is held")
+        try catalog.finishJobItem(job.id, position: 0, status: .done, result: "{}")
+        #expect(try !catalog.renewJobItemLease(job.id, position: 0, owner: "r1", lease: 15), "done: nothing to renew")
+        #expect(try catalog.renewJobItemLease(job.id, position: 1, owner: "r2", lease: 15))
+        #expect(try !catalog.renewJobItemLease(job.id, position: 1, owner: "r1", lease: 15), "not r1's")
+        fixture.clock.advance(by: 15)
+        #expect(try catalog.claimJobItem(job.id, owner: "r3", lease: 15) == nil, "at the lease's end it still holds")
+        fixture.clock.advance(by: 0.001)
+        #expect(try catalog.claimJobItem(job.id, owner: "r3", lease: 15)?.subject == "b", "lapsed: the first pending goes first")
+        #expect(try catalog.claimJobItem(job.id, owner: "r3", lease: 15)?.subject == "c")
+        #expect(try catalog.claimJobItem(job.id, owner: "r3", lease: 15) == nil)
+        #expect(try !catalog.renewJobItemLease(job.id, position: 1, owner: "r2", lease: 15), "r2 lost b")
+        // r2's squeeze of b finished anyway: its outcome counts, r3's later one changes nothing.
+        #expect(try catalog.finishJobItem(job.id, position: 1, status: .done, result: "{\"by\": \"r2\"}").done == 2)
+        #expect(try catalog.finishJobItem(job.id, position: 1, status: .failed, error: "late").done == 2)
+        #expect(try catalog.jobItems(job.id)[1].result == "{\"by\": \"r2\"}")
+        #expect(try !catalog.finishJobIfComplete(job.id) { "\($0) of \($1)" }.state.isFinished, "c is still pending")
+        try catalog.finishJobItem(job.id, position: 2, status: .failed, error: "rank too high")
+        let finished = try catalog.finishJobIfComplete(job.id) { failed, total in "\(failed) of \(total) adapters failed" }
+        #expect(finished.state == .failed && finished.error == "1 of 3 adapters failed" && finished.done == 3)
+        #expect(try catalog.finishJobIfComplete(job.id) { _, _ in "again" }.error == "1 of 3 adapters failed", "finished once")
+        #expect(try catalog.claimJobItem(job.id, owner: "r1", lease: 15, takeOver: true) == nil, "a finished job has nothing to claim")
+    }
+
+    @Test("a released adapter is free at once; takeOver claims one another replica holds; a job with no failures succeeds")
+    func itemReleaseAndTakeOver() throws {
+        let fixture = try CatalogFixture()
+        let catalog = fixture.catalog
+        let job = try catalog.createJob(kind: "normalize", request: "{}", items: ["a", "b"])
+        _ = try catalog.claimJobItem(job.id, owner: "r1", lease: 3600)
+        _ = try catalog.claimJobItem(job.id, owner: "r1", lease: 3600)
+        try catalog.releaseJobItem(job.id, position: 0, owner: "r2")   // not r2's: nothing happens
+        #expect(try catalog.claimJobItem(job.id, owner: "r2", lease: 15) == nil)
+        try catalog.releaseJobItem(job.id, position: 0, owner: "r1")
+        #expect(try catalog.claimJobItem(job.id, owner: "r2", lease: 15)?.subject == "a")
+        #expect(try catalog.claimJobItem(job.id, owner: "new-host", lease: 15, takeOver: true)?.subject == "a", "takeOver: the first pending, whoever holds it")
+        #expect(try catalog.claimJobItem(job.id, owner: "r2", lease: 15) == nil, "b is r1's")
+        #expect(try catalog.releaseJobItems(owner: "r1") == 1, "r1 restarts: its previous claims go")
+        #expect(try catalog.claimJobItem(job.id, owner: "r2", lease: 15)?.subject == "b")
+        for position in 0..<2 { try catalog.finishJobItem(job.id, position: position, status: .done, result: "{}") }
+        let done = try catalog.finishJobIfComplete(job.id) { _, _ in "unused" }
+        #expect(done.state == .succeeded && done.error == nil)
+    }
+
+    @Test("two catalogs on one database race for the adapters of one job: each adapter goes to exactly one")
+    func racingItemClaims() throws {
+        let fixture = try CatalogFixture()
+        let other = try fixture.openAnother(configuration: .init(removeOrphanBlobsAtOpen: false, cleanTemporaryFilesAtOpen: false))
+        defer { other.close() }
+        let job = try fixture.catalog.createJob(kind: "normalize", request: "{}", items: (0..<40).map { "adapter-\($0)" })
+        let claimed = Locked([String: [Int]]())
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let (catalog, owner) = index == 0 ? (fixture.catalog, "r0") : (other, "r1")
+            // As the runner does: claim, work, record, claim the next.
+            while let item = try? catalog.claimJobItem(job.id, owner: owner, lease: 15) {
+                claimed.withLock { $0[owner, default: []].append(item.position) }
+                _ = try? catalog.finishJobItem(job.id, position: item.position, status: .done, result: "{}")
+            }
+        }
+        let all = claimed.withLock { $0 }.values.flatMap { $0 }
+        #expect(all.count == 40 && Set(all).count == 40, "\(claimed.withLock { $0 })")
+        #expect(try fixture.catalog.job(job.id)?.done == 40)
+    }
 }
