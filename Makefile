@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libpq-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge deploy-lint deploy-check clean
+.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet deploy-lint deploy-check clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, libpq, OpenSSL) when missing.
 deps:
@@ -128,6 +128,10 @@ bench-hub: release
 # PEFT and mergekit; builds a clean copy of HEAD itself. See Benchmarks/README.md.
 bench-merge: deps pydeps
 	bash Benchmarks/merge.sh
+
+# SQLite against PostgreSQL (fsync off and on), 1 and 3 replicas: cached downloads, cold squeezes, catalog operations; see Benchmarks/README.md.
+bench-fleet: release
+	bash Benchmarks/fleet.sh
 
 # The deployment files, offline: hadolint, both kustomize overlays against the Kubernetes schemas, the systemd unit (Deploy/README.md).
 deploy-lint:
