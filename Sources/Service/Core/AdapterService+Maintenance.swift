@@ -118,7 +118,7 @@ extension AdapterService {
                 logger.warning("scrub: could not sweep unreferenced blob files: \(error)")
             }
         }
-        _ = try? await store.read { _ in lock.release() }
+        await release(lock)
     }
 
     func scrub() async -> BlobScrubReport {

@@ -131,7 +131,7 @@ extension AdapterService {
                 case .computed(let entry): return entry
                 case .claimed(let lock): claim = lock
                 }
-                defer { Task.detached { [store] in _ = try? await store.read { _ in claim.release() } } }
+                defer { Task.detached { [self] in await release(claim) } }
                 try await ensureFreeSpace(for: outputBytes, what: "this output")
                 // Timed on the compute thread: the computation itself, not its wait in the queue
                 // (Retry-After multiplies the queue's length by this).
@@ -182,7 +182,7 @@ extension AdapterService {
             if let lock = try await store.read({ try $0.tryComputeLock(key) }) {
                 // The holder may have finished between the last look and the claim.
                 if let hit = try await store.read({ try $0.cachePeek(key) }) {
-                    _ = try? await store.read { _ in lock.release() }
+                    await release(lock)
                     return .computed(hit)
                 }
                 return .claimed(lock)
@@ -190,6 +190,11 @@ extension AdapterService {
             try await Task.sleep(for: Self.fleetClaimPoll)
             if let hit = try await store.read({ try $0.cachePeek(key) }) { return .computed(hit) }
         }
+    }
+
+    /// Releases a fleet-wide lock on a catalog thread (on PostgreSQL it is a round trip).
+    func release(_ lock: ComputeLock) async {
+        _ = try? await store.read { _ in lock.release() }
     }
 
     /// How often a replica waiting for another's computation looks for its result.

@@ -75,13 +75,7 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// The host name reduced to what a replica name may hold (`A-Z a-z 0-9 . _ -`, 63 at most).
-    public static var defaultReplicaID: String {
-        let kept = ProcessInfo.processInfo.hostName.unicodeScalars.filter {
-            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "_" || $0 == "-")
-        }
-        let name = String(String.UnicodeScalarView(kept).prefix(63))
-        return name.isEmpty || name == "." || name == ".." ? "replica" : name
-    }
+    public static var defaultReplicaID: String { AdapterCatalog.replicaName(from: ProcessInfo.processInfo.hostName) }
 
     /// The catalog's settings, from `catalog`, `catalogPoolSize`, `blobDirectory` and `replicaID`.
     public var catalogConfiguration: AdapterCatalog.Configuration {

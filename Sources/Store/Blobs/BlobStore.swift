@@ -163,8 +163,7 @@ public final class BlobStore: Sendable {
             for name in try POSIX.listDirectory(directory) {
                 let path = directory + "/" + name
                 guard let file = try POSIX.fileStatus(path), !POSIX.isDirectory(file) else { continue }
-                let written = Double(file.st_mtim.tv_sec) + Double(file.st_mtim.tv_nsec) / 1e9
-                if now.timeIntervalSince1970 - written > age, try POSIX.removeFile(path) { removed += 1 }
+                if now.timeIntervalSince1970 - POSIX.modificationTime(file) > age, try POSIX.removeFile(path) { removed += 1 }
             }
         }
         if removed > 0 {
@@ -213,7 +212,7 @@ public final class BlobStore: Sendable {
     /// when there is no file.
     func lastCommitted(_ digest: SHA256Digest) throws(BlobStoreError) -> Date? {
         guard let info = try POSIX.fileStatus(path(for: digest)) else { return nil }
-        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+        return Date(timeIntervalSince1970: POSIX.modificationTime(info))
     }
 
     /// Marks one commit of `digest` as referenced by a catalog row.

@@ -63,11 +63,13 @@ extension AdapterCatalog {
             throw CatalogError.invalidConfiguration("the destination catalog (\(destination.location)) is not empty (\(occupied) rows of adapters, bases, tokens, jobs or blobs); copy into an empty one")
         }
         var report = CatalogCopyReport()
-        let blobRows = rows.first { $0.0 == "blobs" }?.2 ?? []
-        for row in blobRows {
+        let digests = try (rows.first { $0.0 == "blobs" }?.2 ?? []).map { row in
             guard case .text(let hex) = row[0], let digest = SHA256Digest(hex) else {
                 throw CatalogError.corruptRow(table: "blobs", column: "digest", value: "\(row[0])")
             }
+            return digest
+        }
+        for digest in digests {
             if try destination.blobs.contains(digest) {
                 report.blobsPresent += 1
                 continue
@@ -93,7 +95,7 @@ extension AdapterCatalog {
             }
         }
         // Every copied blob is now claimed by a row; none waits in memory.
-        for row in blobRows { if case .text(let hex) = row[0], let digest = SHA256Digest(hex) { destination.blobs.claim(digest) } }
+        for digest in digests { destination.blobs.claim(digest) }
         return report
     }
 }

@@ -139,13 +139,17 @@ public final class AdapterCatalog: Sendable {
     /// before a replica's sweep removes it.
     public static let sharedOrphanAge: TimeInterval = 3600
 
+    /// `text` (a host name) reduced to a valid replica name: the allowed characters, at most 63;
+    /// `replica` when nothing valid is left.
+    public static func replicaName(from text: String) -> String {
+        let kept = String(decoding: text.utf8.filter(AdapterName.isAllowed).prefix(63), as: UTF8.self)
+        return (try? validateReplica(kept)) != nil ? kept : "replica"
+    }
+
     /// A replica name: 1 to 63 of `A-Z a-z 0-9 . _ -`, not `.` or `..` (it names a directory).
     public static func validateReplica(_ replica: String) throws {
-        let allowed = replica.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
-        guard (1...63).contains(replica.utf8.count), allowed, replica != ".", replica != ".." else {
+        guard (1...63).contains(replica.utf8.count), replica.utf8.allSatisfy(AdapterName.isAllowed),
+              replica != ".", replica != ".." else {
             throw CatalogError.invalidConfiguration("replica name \(quoted(replica)) must be 1 to 63 of A-Z a-z 0-9 . _ - (and not . or ..)")
         }
     }

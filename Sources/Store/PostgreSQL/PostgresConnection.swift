@@ -5,8 +5,8 @@ import Foundation
 /// of the pool.
 ///
 /// Not `Sendable` and not to be kept beyond the closure. Every statement run with parameters is
-/// prepared once per connection (`PQprepare`, parameter types inferred by the server) and run with
-/// `PQexecPrepared`; parameters go as text, except blobs, which go as binary `bytea`.
+/// prepared once per connection (`PQprepare`, parameter types from the bindings' Swift types) and
+/// run with `PQexecPrepared`; parameters go as text, except blobs, which go as binary `bytea`.
 public final class PostgresConnection: DatabaseConnection {
     let handle: OpaquePointer
     /// The catalog URL without its password, for error messages.
@@ -168,20 +168,22 @@ public final class PostgresConnection: DatabaseConnection {
     /// The type a binding is declared as: its Swift type's, or for a `DatabaseValue` its case's
     /// (NULL left to the server to infer).
     static func typeOID(_ binding: any DatabaseBindable) -> Oid {
-        let type: DatabaseType = type(of: binding).databaseType
+        var type = type(of: binding).databaseType
+        if type == .ofValue {
+            switch binding.databaseValue {
+            case .integer: type = .integer
+            case .real: type = .real
+            case .text: type = .text
+            case .blob: type = .blob
+            case .null: return 0
+            }
+        }
         switch type {
         case .integer: return PostgresRow.int8
         case .real: return PostgresRow.float8
-        case .text: return 25
+        case .text: return PostgresRow.text
         case .blob: return PostgresRow.bytea
-        case .ofValue:
-            switch binding.databaseValue {
-            case .integer: return PostgresRow.int8
-            case .real: return PostgresRow.float8
-            case .text: return 25
-            case .blob: return PostgresRow.bytea
-            case .null: return 0
-            }
+        case .ofValue: return 0
         }
     }
 

@@ -12,7 +12,7 @@ public struct PostgresRow: DatabaseRow {
 
     // Type OIDs from PostgreSQL's pg_type.dat: fixed since PostgreSQL 7.
     static let bool: Oid = 16, bytea: Oid = 17, int8: Oid = 20, int2: Oid = 21, int4: Oid = 23
-    static let float4: Oid = 700, float8: Oid = 701, numeric: Oid = 1700
+    static let float4: Oid = 700, float8: Oid = 701, numeric: Oid = 1700, text: Oid = 25
 
     public var columnCount: Int { Int(PQnfields(result)) }
 
