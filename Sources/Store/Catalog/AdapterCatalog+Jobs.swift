@@ -261,7 +261,7 @@ extension AdapterCatalog {
                        error: try row.column(3), result: try row.column(4))
     }
 
-    private func jobRecord(_ row: any DatabaseRow) throws -> JobRecord {
+    func jobRecord(_ row: any DatabaseRow) throws -> JobRecord {
         let idText = try row.column(0) as String
         let stateText = try row.column(2) as String
         guard let id = try? JobID(validating: idText) else {

@@ -84,7 +84,7 @@ extension AdapterCatalog {
 
     static let tokenColumns = "id, name, scope, namespace, created_at, expires_at, last_used_at, revoked_at"
 
-    private func tokenRecord(_ row: any DatabaseRow) throws -> TokenRecord {
+    func tokenRecord(_ row: any DatabaseRow) throws -> TokenRecord {
         let idText = try row.column(0) as String
         guard let id = try? TokenID(validating: idText) else {
             throw CatalogError.corruptRow(table: "tokens", column: "id", value: idText)

@@ -16,6 +16,17 @@ extension CatalogSchema {
             ALTER TABLE job_items ADD COLUMN owner TEXT COLLATE "C", ADD COLUMN lease_until DOUBLE PRECISION;
             CREATE INDEX job_items_pending ON job_items (job_id, status, position);
             """),
+        PostgresMigration(from: 5, to: 6, sql: """
+            CREATE TABLE ui_sessions (
+                id_hash    TEXT COLLATE "C" PRIMARY KEY CHECK (length(id_hash) = 64),
+                token_id   TEXT COLLATE "C" NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX ui_sessions_by_token ON ui_sessions (token_id);
+            CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires_at);
+            CREATE INDEX jobs_by_created ON jobs (created_at DESC, id);
+            """),
     ]
 
     /// Version 4, whole: what SQLite's versions 1 to 4 make, in PostgreSQL's types.

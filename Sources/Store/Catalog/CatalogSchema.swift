@@ -1,7 +1,7 @@
 /// The catalog's tables, as migrations by `PRAGMA user_version` (see `SQLiteDatabase.migrate`).
 /// Append new migrations; never edit one that has shipped.
 enum CatalogSchema {
-    static let migrations: [String] = [version1, version2, version3, version4, version5]
+    static let migrations: [String] = [version1, version2, version3, version4, version5, version6]
 
     /// Version 1: blobs, adapters, names, the squeeze cache, jobs.
     ///
@@ -175,6 +175,24 @@ extension CatalogSchema {
         ALTER TABLE job_items ADD COLUMN owner TEXT;
         ALTER TABLE job_items ADD COLUMN lease_until REAL;
         CREATE INDEX job_items_pending ON job_items (job_id, status, position);
+        """
+}
+
+extension CatalogSchema {
+    /// Version 6: the dashboard. `ui_sessions` keeps a signed-in browser's session as the SHA-256 of
+    /// its cookie (the secret itself is never stored, as for tokens) and the token that signed it in:
+    /// a session acts with that token's scope and namespace, and ends with it (revoked, expired or
+    /// deleted). Jobs are listed newest first by `jobs_by_created`.
+    static let version6 = """
+        CREATE TABLE ui_sessions (
+            id_hash    TEXT PRIMARY KEY CHECK (length(id_hash) = 64),
+            token_id   TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX ui_sessions_by_token ON ui_sessions (token_id);
+        CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires_at);
+        CREATE INDEX jobs_by_created ON jobs (created_at DESC, id);
         """
 }
 
