@@ -88,7 +88,7 @@ def deref(doc, node):
     return node
 
 
-REGISTRATION = re.compile(r'\bt\.(add|addNamed|addOpen)\(\s*\.(\w+)\s*,\s*"([^"]+)"')
+REGISTRATION = re.compile(r'\b(?:t\.(add|addNamed|addOpen)\(|(addPage)\(&t,)\s*\.(\w+)\s*,\s*"([^"]+)"')
 ACCESS = re.compile(r'^\s*,\s*access:\s*\.(open|metrics|scope\(\s*\.(\w+)\s*\))')
 
 
@@ -120,8 +120,12 @@ def registered_routes(spec_path):
         with open(os.path.join(routes_dir, name), encoding="utf-8") as f:
             text = f.read()
         for match in REGISTRATION.finditer(text):
-            kind, method, pattern = match.groups()
-            access_match = ACCESS.match(text[match.end():match.end() + 200])
+            kind, page, method, pattern = match.groups()
+            kind = kind or page
+            following = text[match.end():match.end() + 200]
+            access_match = ACCESS.match(following)
+            if kind == "addPage" and re.match(r'^[^{]*named:\s*true', following):   # a dashboard page with its twin
+                kind = "addNamed"
             access = None
             if access_match:
                 access = access_match.group(2) if access_match.group(2) else access_match.group(1)
@@ -133,11 +137,17 @@ def registered_routes(spec_path):
     return found
 
 
+SESSION = {"session": []}
+
+
 def doc_access(op):
-    """The access an operation documents: "open", "metrics" (optional bearer), its x-required-scope, or None."""
+    """The access an operation documents: "open", "metrics" (optional bearer), its x-required-scope
+    (a dashboard page: its x-session-scope), or None."""
     security = op.get("security")
     if security == []:
         return "open"
+    if security == [SESSION]:
+        return op.get("x-session-scope")
     if isinstance(security, list) and {} in security and BEARER in security:
         return "metrics"
     return op.get("x-required-scope")
@@ -312,15 +322,20 @@ def main():
             content = response.get("content", {})
             if p == "/readyz" and code == "503":
                 continue  # readiness reports its state as JSON, not as a problem (documented)
+            if "dashboard" in op.get("tags", []) and "text/html" in content:
+                continue  # a dashboard page answers an error with a page a person reads
             schema = content.get("application/problem+json", {}).get("schema", {})
             if schema.get("$ref") != "#/components/schemas/Problem":
                 bad_errors.append(f"{m.upper()} {p} {code}: not application/problem+json with Problem")
     check("every operation's errors are application/problem+json Problems", not bad_errors, bad_errors[:10])
 
-    # A deprecated operation may instead only redirect (a moved route answers 301 to its successor).
+    # A deprecated operation may instead only redirect (a moved route answers 301 to its successor); a
+    # dashboard form answers its success with a redirect (303, post/redirect/get).
     no_success = [f"{m.upper()} {p}" for p, m, _, op in ops
-                  if not any(c[:1] == "2" or (op.get("deprecated") and c == "301") for c in op.get("responses", {}))]
-    check("every operation has a 2xx response (a deprecated one: 2xx or 301)", not no_success, no_success)
+                  if not any(c[:1] == "2" or (op.get("deprecated") and c == "301")
+                             or ("dashboard" in op.get("tags", []) and m == "post" and c == "303")
+                             for c in op.get("responses", {}))]
+    check("every operation has a 2xx response (a deprecated one: 2xx or 301; a dashboard form: 303)", not no_success, no_success)
 
     schemas = doc.get("components", {}).get("schemas", {})
     absent = [s for s in REQUIRED_SCHEMAS if s not in schemas]
@@ -382,7 +397,19 @@ def check_access(doc, ops, validator_class):
     check("components/responses has Unauthorized, Forbidden and TooManyAuthFailures (Problem, with their headers)",
           not bad_components, bad_components)
 
-    scoped = [(p, m, op) for p, m, _, op in ops if doc_access(op) not in ("open", "metrics")]
+    # Dashboard pages: a session cookie, not a bearer token; refused with a redirect to sign in (303)
+    # or a page (403), not problem+json.
+    pages = [(p, m, op) for p, m, _, op in ops if op.get("security") == [SESSION]]
+    bad_pages = [f"{m.upper()} {p}" for p, m, op in pages
+                 if op.get("x-session-scope") not in SCOPES or "303" not in op.get("responses", {})
+                 or "403" not in op.get("responses", {}) or "x-required-scope" in op
+                 or not str(op.get("description", "")).endswith(f"Needs a dashboard session with scope {op.get('x-session-scope')}.")]
+    check(f"dashboard pages ({len(pages)}) have security [session], x-session-scope, 303 and 403, and say the scope",
+          not bad_pages and len(pages) > 0, bad_pages)
+    session = components.get("securitySchemes", {}).get("session", {})
+    check("components/securitySchemes/session is the lsq_session cookie",
+          session.get("type") == "apiKey" and session.get("in") == "cookie" and session.get("name") == "lsq_session", repr(session))
+    scoped = [(p, m, op) for p, m, _, op in ops if doc_access(op) not in ("open", "metrics") and op.get("security") != [SESSION]]
     open_ops = [(p, m, op) for p, m, _, op in ops if doc_access(op) == "open"]
     optional = [(p, m, op) for p, m, _, op in ops if doc_access(op) == "metrics"]
     bad_open = [f"{m.upper()} {p}" for p, m, op in open_ops + optional if "x-required-scope" in op]

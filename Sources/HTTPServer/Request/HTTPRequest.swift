@@ -8,6 +8,8 @@ public struct HTTPRequest: Sendable {
     public var requestID: String
     /// The peer's address, when known.
     public var remoteAddress: SocketAddress?
+    /// Whether the request arrived over TLS (a cookie it sets may then be `Secure`).
+    public var isSecure = false
 
     public init(head: HTTPRequestHead, body: HTTPRequestBody = .empty, requestID: String = RequestID.generate(),
                 remoteAddress: SocketAddress? = nil) {

@@ -247,9 +247,10 @@ final class HTTPConnection: @unchecked Sendable {
         self.exchange = exchange
         if head.hasBody { bodyDeadline = deadline(after: limits.bodyIdleTimeout) }
 
-        let request = HTTPRequest(head: head,
+        var request = HTTPRequest(head: head,
                                   body: HTTPRequestBody(channel: channel, expectedLength: head.contentLength),
                                   requestID: requestID, remoteAddress: remoteAddress)
+        request.isSecure = tls != nil
         let handler = self.handler, logger = self.logger
         if !head.hasBody {
             do {

@@ -53,8 +53,20 @@ final class Authenticator: Sendable {
             metrics.authFailure("missing")
             throw Self.missing(needed)
         }
-        let address = request.remoteAddress?.host ?? "unknown"
         let token = values.count == 1 ? Self.bearerToken(values[0], limit: limits.maxCredentialBytes) : nil
+        let record = try await authenticate(token, from: request.remoteAddress?.host ?? "unknown")
+        guard record.scope.includes(needed) else {
+            metrics.authFailure("insufficient_scope")
+            throw ScopeRefusal(caller: Caller(token: record, scope: record.scope),
+                               error: Self.insufficientScope(needed, has: record.scope))
+        }
+        return Caller(token: record, scope: record.scope)
+    }
+
+    /// The record of a well-formed `token` (nil: the credential was not of the token's form) that
+    /// authenticates now; otherwise the one 401, or 429 when `address` has spent its failure budget.
+    /// Bearer headers and the dashboard's sign-in form both come here, under one failure budget.
+    func authenticate(_ token: String?, from address: String) async throws -> TokenRecord {
         let hash = try token.map { try AccessToken.hash($0) }
         if let wait = limiter.retryAfter(address), !(hash.map(isKnownGood) ?? false) {
             metrics.authFailure("rate_limited")
@@ -67,12 +79,7 @@ final class Authenticator: Sendable {
             throw fail(address, reason: refusal.rawValue)
         }
         remember(hash, record.id)
-        guard record.scope.includes(needed) else {
-            metrics.authFailure("insufficient_scope")
-            throw ScopeRefusal(caller: Caller(token: record, scope: record.scope),
-                               error: Self.insufficientScope(needed, has: record.scope))
-        }
-        return Caller(token: record, scope: record.scope)
+        return record
     }
 
     /// Forgets every cached token record: the next request reads the catalog (after a revocation).

@@ -34,6 +34,7 @@ extension AdapterService {
                     nextSweep = clock.now + Self.jobSweepInterval
                     await sweepJobs()
                     await pruneAudit()
+                    await sweepSessions()
                 }
                 if let due = nextScrub, clock.now >= due {
                     await scrubOncePerFleet()
@@ -75,6 +76,16 @@ extension AdapterService {
             if removed > 0 { logger.info("pruned \(removed) audit entries past the newest \(keep)") }
         } catch is CancellationError {} catch {
             logger.warning("could not prune the audit log: \(error)")
+        }
+    }
+
+    /// Removes dashboard sessions that expired or whose token was revoked or expired.
+    func sweepSessions() async {
+        do {
+            let removed = try await store.write { try $0.deleteExpiredSessions(at: Date()) }
+            if removed > 0 { logger.info("removed \(removed) ended dashboard sessions") }
+        } catch is CancellationError {} catch {
+            logger.warning("could not remove ended dashboard sessions: \(error)")
         }
     }
 

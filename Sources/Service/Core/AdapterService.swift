@@ -37,6 +37,8 @@ public final class AdapterService: Sendable {
     let jobs: JobRunner
     /// Who a request is (tokens, scopes, the failure budget).
     let authenticator: Authenticator
+    /// Dashboard sign-ins (`/ui/…`).
+    let sessions: DashboardSessions
     /// One line on authentication for the start-up banner: on or off, and where the admin token is.
     let accessBanner = Locked("")
     /// `/readyz`'s write check, done at most once a second.
@@ -68,6 +70,7 @@ public final class AdapterService: Sendable {
         authenticator = Authenticator(enabled: configuration.access.enabled,
                                       metricsNeedToken: configuration.access.metricsNeedToken,
                                       limits: configuration.authLimits, store: store, metrics: metrics)
+        sessions = DashboardSessions(enabled: configuration.access.enabled, limits: configuration.dashboardLimits, store: store)
     }
 
     /// Reads the TLS certificate and key again (on SIGHUP): new connections get the new pair, open

@@ -45,6 +45,8 @@ public struct ServiceConfiguration: Sendable {
     public var access: AccessSettings = AccessSettings()
     /// The failure budget and caches of authentication (not flags; tests change them).
     var authLimits = AuthLimits()
+    /// The dashboard's bounds (sessions, page sizes, the normalize preview).
+    var dashboardLimits = DashboardLimits()
     /// What one request may cost.
     public var limits: ServiceLimits
     public var http: HTTPLimits

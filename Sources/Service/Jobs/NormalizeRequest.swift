@@ -22,6 +22,15 @@ struct NormalizeRequest: Codable, Sendable {
     var powerIterations: Int?
     var seed: UInt64?
 
+    /// A request as the dashboard's form makes it.
+    init(adapters: [String]? = nil, prefix: String? = nil, all: Bool? = nil, rank: Int, method: String? = nil) {
+        self.adapters = adapters
+        self.prefix = prefix
+        self.all = all
+        self.rank = rank
+        self.method = method
+    }
+
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         for key in CodingKeys.allCases where c.contains(key) {

@@ -20,6 +20,8 @@ struct RouteTable {
     let logger: Logger
     let authenticator: Authenticator
     let audit: AuditTrail
+    /// Dashboard sessions: a signed-in browser may also GET read routes with its cookie.
+    let sessions: DashboardSessions
 
     /// A change every error answer of a family of routes gets (the hub routes' `X-Error-Code`).
     typealias Refinement = @Sendable (HTTPError) -> HTTPError
@@ -27,7 +29,18 @@ struct RouteTable {
     mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
                       refine: Refinement? = nil,
                       _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
-        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, immediate: nil, refine: refine, body)
+        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, immediate: nil, refine: refine, authorize: nil,
+            render: nil, body)
+    }
+
+    /// Adds a dashboard page: its caller comes from the session cookie (`authorize`), and an error
+    /// it throws is answered by `render` (an HTML page, or a redirect to sign in), not problem+json.
+    mutating func addPage(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int? = nil,
+                          authorize: @escaping @Sendable (HTTPRequest) async throws -> Caller,
+                          render: @escaping @Sendable (any Error, HTTPRequest) -> HTTPResponse,
+                          _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
+        add(method, pattern, access: access, maxBodyBytes: maxBodyBytes, immediate: nil, refine: nil, authorize: authorize,
+            render: render, body)
     }
 
     /// Adds an open route (a probe, the API description) that can answer without suspending: on the
@@ -36,14 +49,18 @@ struct RouteTable {
     mutating func addOpen(_ method: HTTPMethod, _ pattern: String,
                           immediate: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse?,
                           _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
-        add(method, pattern, access: .open, maxBodyBytes: nil, immediate: immediate, refine: nil) { request, _ in try await body(request) }
+        add(method, pattern, access: .open, maxBodyBytes: nil, immediate: immediate, refine: nil, authorize: nil, render: nil) { request, _ in
+            try await body(request)
+        }
     }
 
     private mutating func add(_ method: HTTPMethod, _ pattern: String, access: RouteAccess, maxBodyBytes: Int?,
                               immediate: (@Sendable (HTTPRequest) throws -> HTTPResponse?)?, refine: Refinement?,
+                              authorize: (@Sendable (HTTPRequest) async throws -> Caller)?,
+                              render: (@Sendable (any Error, HTTPRequest) -> HTTPResponse)?,
                               _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) {
         routes.append(Registration(method: method.rawValue, path: Self.openAPIPath(pattern), access: access))
-        let (metrics, logger, authenticator, audit) = (self.metrics, self.logger, self.authenticator, self.audit)
+        let (metrics, logger, authenticator, audit, sessions) = (self.metrics, self.logger, self.authenticator, self.audit, self.sessions)
         let routeMetrics = metrics.route(pattern, method: method.rawValue)
         @Sendable func finish(_ request: HTTPRequest, _ response: HTTPResponse, since start: ContinuousClock.Instant) {
             routeMetrics.record(method: request.method.rawValue, status: response.status.code,
@@ -70,7 +87,9 @@ struct RouteTable {
             var response: HTTPResponse
             var caller: Caller?
             do {
-                let authorized = try await authenticator.authorize(request, access: access)
+                let authorized = if let authorize { try await authorize(request) } else {
+                    try await Self.authorize(request, access: access, authenticator: authenticator, sessions: sessions)
+                }
                 caller = authorized
                 response = try await body(request, authorized)
             } catch {
@@ -79,7 +98,12 @@ struct RouteTable {
                     caller = refusal.caller
                     thrown = refusal.error
                 }
-                response = Self.problem(thrown, request: request, metrics: metrics, logger: logger, refine: refine)
+                if let render {
+                    metrics.problem(ServiceError.http(thrown).type)
+                    response = render(thrown, request)
+                } else {
+                    response = Self.problem(thrown, request: request, metrics: metrics, logger: logger, refine: refine)
+                }
             }
             if let caller, AuditTrail.audits(request.method, access) {
                 await audit.record(request, pattern: pattern, caller: caller, status: response.status.code,
@@ -88,6 +112,24 @@ struct RouteTable {
             finish(request, response, since: start)
             return response
         })
+    }
+
+    /// The caller of an API request: its bearer token, or, for a GET or HEAD without one, a signed-in
+    /// dashboard session's cookie (so the dashboard's links to downloads and JSON work in the browser).
+    /// Every other method needs the bearer token: a cookie never changes anything through the API.
+    static func authorize(_ request: HTTPRequest, access: RouteAccess, authenticator: Authenticator,
+                          sessions: DashboardSessions) async throws -> Caller {
+        if sessions.enabled, request.method == .get || request.method == .head,
+           request.headers["Authorization"] == nil,
+           let needed = access.neededScope(metricsNeedToken: authenticator.metricsNeedToken),
+           request.cookie(DashboardSessions.cookieName(secure: request.isSecure)) != nil,
+           let caller = try await sessions.visitor(request).caller, let scope = caller.scope {
+            guard scope.includes(needed) else {
+                throw Authenticator.ScopeRefusal(caller: caller, error: Authenticator.insufficientScope(needed, has: scope))
+            }
+            return caller
+        }
+        return try await authenticator.authorize(request, access: access)
     }
 
     /// The problem+json answer to an error a route threw, counted by type; a server error is logged

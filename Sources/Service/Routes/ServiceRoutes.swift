@@ -20,7 +20,7 @@ extension AdapterService {
 
     func makeRouteTable() -> RouteTable {
         var table = RouteTable(metrics: metrics, logger: logger, authenticator: authenticator,
-                               audit: AuditTrail(store: store, logger: logger))
+                               audit: AuditTrail(store: store, logger: logger), sessions: sessions)
         addAdapterRoutes(&table)
         addSqueezeRoutes(&table)
         addBaseRoutes(&table)
@@ -30,6 +30,7 @@ extension AdapterService {
         addOperationsRoutes(&table)
         addAccessRoutes(&table)
         addHubRoutes(&table)
+        addDashboardRoutes(&table)
         return table
     }
 
