@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libpq-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet deploy-lint deploy-check clean
+.PHONY: deps pydeps build release test test-python screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet deploy-lint deploy-check clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, libpq, OpenSSL) when missing.
 deps:
@@ -31,7 +31,8 @@ pydeps:
 # on a throwaway PostgreSQL cluster, Tests/Postgres/with-cluster.sh), the interop and OpenAPI checks,
 # the contract test (schemathesis against the served spec, 60 examples an operation; `make contract`
 # runs 100), the Hub protocol with three
-# huggingface_hub versions (Tests/Hub), three replicas on one PostgreSQL (Tests/Fleet), 20
+# huggingface_hub versions (Tests/Hub), three replicas on one PostgreSQL (Tests/Fleet), the dashboard
+# in headless Chromium (Tests/Dashboard), 20
 # crash-test cycles, the deployment files (Deploy/check.sh),
 # then every fuzz target for 20 s (Fuzz/README.md). SwiftPM leaves TemporaryDirectory.* folders in TMPDIR on every
 # build and test run; they, and the tests' own temporary directories, go to .build/tmp instead of /tmp.
@@ -53,6 +54,7 @@ test: deps pydeps
 	CONTRACT_EXAMPLES=60 $(STEP) contract bash Tests/Contract/run.sh .build/debug/lora-squeeze
 	$(STEP) hub bash Tests/Hub/run.sh .build/debug/lora-squeeze
 	$(STEP) fleet bash Tests/Postgres/with-cluster.sh python3 Tests/Fleet/e2e_fleet.py .build/debug/lora-squeeze
+	$(STEP) dashboard bash Tests/Dashboard/run.sh .build/debug/lora-squeeze
 	$(STEP) crash python3 Tests/Crash/crash_test.py --binary .build/debug/lora-squeeze --cycles 20
 	$(STEP) deploy-lint bash Deploy/check.sh
 	$(STEP) fuzz bash Fuzz/run.sh 20
@@ -64,6 +66,11 @@ test: deps pydeps
 # squeezed adapter applied through PEFT.
 test-python: build
 	HUB_CLIENTS=0 HUB_VLLM=0 bash Tests/Hub/run.sh .build/debug/lora-squeeze
+
+# Every dashboard page at 1280×800 and 390×844 into docs/screenshots/ (the README shows them), taken
+# by the browser test's own run (Tests/Dashboard/run.sh: headless Chromium, a seeded server).
+screenshots: build
+	bash Tests/Dashboard/run.sh .build/debug/lora-squeeze --screenshots docs/screenshots
 
 # Every suite under ThreadSanitizer (slow: a separate build in .build-tsan; not part of CI's run).
 tsan: deps

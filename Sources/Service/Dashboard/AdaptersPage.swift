@@ -51,7 +51,7 @@ struct AdaptersPage {
             let ranks = row.ranks.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)–\($0.upperBound)" } ?? "–"
             let damaged: HTML = r.damaged ? " <span class=\"badge bad\">damaged</span>" : ""
             body += """
-                <tr>\(check)<th scope="row">\(names)\(damaged)</th><td>\(DashboardFormat.shortDigest(r.digest.hex))</td><td>\(r.baseModel ?? "–")</td><td>\(r.format.rawValue)</td><td class="num">\(ranks)</td><td>\(row.dtypes.joined(separator: ", "))</td><td class="num">\(DashboardFormat.bytes(r.totalBytes))</td><td class="num">\(r.moduleCount)</td><td>\(DashboardFormat.time(r.createdAt, now: context.now))</td></tr>
+                <tr>\(check)<th scope="row">\(names)\(damaged)</th><td class="opt">\(DashboardFormat.shortDigest(r.digest.hex))</td><td>\(r.baseModel ?? "–")</td><td class="opt">\(r.format.rawValue)</td><td class="num">\(ranks)</td><td class="opt">\(row.dtypes.joined(separator: ", "))</td><td class="num">\(DashboardFormat.bytes(r.totalBytes))</td><td class="num opt">\(r.moduleCount)</td><td>\(DashboardFormat.time(r.createdAt, now: context.now))</td></tr>
                 """
         }
         let checkHead: HTML = select ? "<th scope=\"col\"><span class=\"visually-hidden\">Select</span></th>" : ""
@@ -60,7 +60,7 @@ struct AdaptersPage {
             : """
                 <div class="table-wrap"><table class="adapters">
                 <caption>\(total) adapter\(total == 1 ? "" : "s")\(prefix.isEmpty ? "" : " named \(prefix)…")\(baseModel.isEmpty ? "" : " on \(baseModel)")</caption>
-                <thead><tr>\(checkHead)<th scope="col">Name</th><th scope="col">Digest</th><th scope="col">Base model</th><th scope="col">Format</th><th scope="col" class="num">Source rank</th><th scope="col">Dtype</th><th scope="col" class="num">Size</th><th scope="col" class="num">Modules</th><th scope="col">Created</th></tr></thead>
+                <thead><tr>\(checkHead)<th scope="col">Name</th><th scope="col" class="opt">Digest</th><th scope="col">Base model</th><th scope="col" class="opt">Format</th><th scope="col" class="num">Source rank</th><th scope="col" class="opt">Dtype</th><th scope="col" class="num">Size</th><th scope="col" class="num opt">Modules</th><th scope="col">Created</th></tr></thead>
                 <tbody>\(body)</tbody>
                 </table></div>
                 """

@@ -239,8 +239,16 @@ extension AdapterService {
     /// What a page answers for an error: sign in first, or a page saying what went wrong.
     static func errorPage(_ error: any Error, request: HTTPRequest, authEnabled: Bool) -> HTTPResponse {
         if error is SignInRequired {
-            let next = request.head.target
-            return .redirect(to: "/ui/sign-in?next=" + DashboardFormat.query(SignInPage.safeNext(next)))
+            // A browser (it asks for HTML) is sent to sign in; any other client is told it needs a session.
+            let signIn = "/ui/sign-in?next=" + DashboardFormat.query(SignInPage.safeNext(request.head.target))
+            if request.headers.listValues("Accept").contains(where: { $0.lowercased().hasPrefix("text/html") }) {
+                return .redirect(to: signIn)
+            }
+            var response = html(DashboardLayout.error(status: 401, title: "Sign in first",
+                                                      detail: "this page needs a dashboard session: sign in at \(signIn) with a token",
+                                                      context: nil), status: .unauthorized)
+            DashboardHeaders.apply(to: &response, nonce: DashboardContext.newNonce())
+            return response
         }
         var problem = SecretRedaction.redact(ServiceError.http(error))
         if let refusal = error as? Authenticator.ScopeRefusal { problem = refusal.error }

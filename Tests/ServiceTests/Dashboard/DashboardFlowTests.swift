@@ -19,6 +19,7 @@ struct DashboardFlowTests {
         func request(_ method: String, _ target: String, form: [(String, String)]? = nil,
                      headers: [(String, String)] = []) async throws -> HTTPTestResponse {
             var all = headers
+            if !all.contains(where: { $0.0 == "Accept" }) { all.append(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")) }
             if let cookie { all.append(("Cookie", cookie)) }
             var body: [UInt8]?
             if let form {
@@ -127,6 +128,9 @@ struct DashboardFlowTests {
             _ = try await s.uploadPEFT(files, name: "team-a/chat-v2")
             let read = try await s.createToken(name: "viewer", scope: "read")
             let b = Browser(s)
+            let script = try await s.anonymous.get("/ui/adapters")
+            try Self.expectPage(script, 401)
+            #expect(script.text.contains("sign in at /ui/sign-in?next="), "a client that does not ask for HTML is told, not redirected")
             let first = try await b.get("/ui/adapters?prefix=team-a%2F")
             #expect(first.status == 303 && first.header("Location") == "/ui/sign-in?next=%2Fui%2Fadapters%3Fprefix%3Dteam-a%252F")
             let form = try await b.get(try #require(first.header("Location")))
