@@ -120,6 +120,31 @@ struct TLSCLITests {
                                          "--tls-cert", certs.path("first.pem"), "--tls-key", certs.path("stray.key")])
         #expect(!r.succeeded && (r.stderr + r.stdout).contains("stray.key"), "\(r.stderr)")
     }
+
+    @Test("the dashboard over TLS: the session cookie is __Host-lsq_session, Secure, HttpOnly, SameSite=Strict, and signs in")
+    func dashboardCookieOverTLS() async throws {
+        let certs = try Certificates()
+        let server = try ServeProcess(["--tls-cert", certs.path("first.pem"), "--tls-key", certs.path("first.key"),
+                                       "--scrub-interval", "0", "--min-free-disk", "0"])
+        let token = try #require(server.adminToken)
+        let base = "https://127.0.0.1:\(server.port)"
+        let jar = certs.path("cookies.txt")
+        try await HTTPTestClient.onThread {
+            let curl = ["curl", "-sS", "--cacert", certs.path("ca.pem"), "-H", "Accept: text/html", "-c", jar, "-b", jar]
+            let form = try CLITestShell.run(curl + ["-D", "-", base + "/ui/sign-in"])
+            let cookieLine = form.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }.map(String.init) ?? ""
+            #expect(cookieLine.contains("__Host-lsq_session=") && cookieLine.contains("; Secure") && cookieLine.contains("HttpOnly")
+                    && cookieLine.contains("SameSite=Strict") && cookieLine.contains("Path=/") && !cookieLine.contains("Domain"), "\(cookieLine)")
+            let marker = "name=\"csrf\" value=\""
+            let csrf = form.output.components(separatedBy: marker).dropFirst().first.map { String($0.prefix(64)) } ?? ""
+            #expect(csrf.count == 64)
+            let signIn = try CLITestShell.run(curl + ["-D", "-", "-o", "/dev/null", "--data-urlencode", "csrf=\(csrf)",
+                                                      "--data-urlencode", "token=\(token)", base + "/ui/sign-in"])
+            #expect(signIn.output.hasPrefix("HTTP/1.1 303") && signIn.output.contains("__Host-lsq_session="), "\(signIn.output)")
+            let page = try CLITestShell.run(curl + ["-w", "%{http_code}", "-o", "/dev/null", base + "/ui/adapters"])
+            #expect(page.output == "200", "signed in over TLS: \(page.output)")
+        }
+    }
 }
 
 /// Runs a command to its end on the calling thread, output and errors merged.

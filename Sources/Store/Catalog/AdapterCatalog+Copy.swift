@@ -16,7 +16,8 @@ extension AdapterCatalog {
     /// The catalog's tables in the order foreign keys allow, each with the columns copied (the same
     /// in both backends' schemas) and the order rows are read in. Identity columns are left out:
     /// the destination numbers `audit_log.sequence` and `squeeze_cache.rowid` itself, in the same
-    /// order. A job's lease is not copied: the destination's replicas claim it afresh.
+    /// order. A job's lease is not copied: the destination's replicas claim it afresh. Dashboard sessions
+    /// (`ui_sessions`) are not copied either: browsers sign in again against the new catalog.
     static let copiedTables: [(name: String, columns: [String], order: String)] = [
         ("blobs", ["digest", "size", "created_at"], "digest"),
         ("adapters", ["digest", "format", "config_digest", "weights_digest", "base_model", "module_count", "total_bytes",
