@@ -34,12 +34,16 @@ struct NormalizePage {
 
     /// The preview's figures for `inspections` (adapter size in bytes with each) at every rank of `ranks`.
     static func candidates(_ inspections: [(inspection: AdapterInspection, sourceBytes: Int64)], ranks: [Int]) -> [Candidate] {
-        ranks.map { k in
+        // Each module's cumulative energy once, then read at every candidate rank.
+        let curves = inspections.map { entry in
+            entry.inspection.modules.map { EnergyPlot.Curve(name: $0.name, values: Spectrum.cumulativeEnergy($0.singularValues)) }
+        }
+        return ranks.map { k in
             var means: [Double] = []
             var worstModule = 1.0
             var bytes: Int64 = 0
-            for (inspection, sourceBytes) in inspections {
-                let energies = inspection.modules.map { AdapterPage.energy($0, at: k) }
+            for ((inspection, sourceBytes), modules) in zip(inspections, curves) {
+                let energies = modules.map { $0.energy(at: k) }
                 means.append(energies.isEmpty ? 1 : energies.reduce(0, +) / Double(energies.count))
                 worstModule = min(worstModule, energies.min() ?? 1)
                 let size = OutputSize.squeezed(sourceBytes: sourceBytes, inspection, rank: k, dtype: nil)

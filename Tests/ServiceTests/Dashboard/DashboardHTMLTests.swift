@@ -1,5 +1,6 @@
 import Foundation
 @testable import Service
+import SqueezeEngine
 import Testing
 
 /// The dashboard's markup as values: escaping, the energy plot, formats, the sign-in redirect rule.
@@ -55,6 +56,36 @@ struct DashboardHTMLTests {
         #expect(plot.sampleRanks == Array(1...8))
         let big = EnergyPlot(modules: [("m", (1...512).map { 1 / Double($0) })], chosenRank: nil, marks: [])
         #expect(big.sampleRanks.count <= EnergyPlot.maxPoints + 1 && big.sampleRanks.first == 1 && big.sampleRanks.last == 512)
+    }
+
+    /// An inspection as the catalog stores it (JSON), with these singular values per module.
+    static func inspection(_ modules: [(String, [Double])], bytes: Int = 1000) throws -> AdapterInspection {
+        let list = modules.map { name, sigma in
+            "{\"name\": \"\(name)\", \"kind\": \"linear\", \"outFeatures\": 8, \"inFeatures\": 4, \"rank\": \(sigma.count), \"dtype\": \"F32\", \"alpha\": 1, \"scale\": 1, \"ranks\": [], \"energy\": [], \"singularValues\": \(sigma)}"
+        }
+        let json = "{\"format\": \"peft\", \"modules\": [\(list.joined(separator: ","))], \"bytes\": \(bytes), \"candidates\": []}"
+        return try JSONDecoder().decode(AdapterInspection.self, from: Data(json.utf8))
+    }
+
+    @Test("the normalize preview's figures against a computation by hand")
+    func normalizePreview() throws {
+        let x = try Self.inspection([("m1", [2, 1]), ("m2", [1, 1, 1, 1])])
+        let y = try Self.inspection([("m3", [3])])
+        let figures = NormalizePage.candidates([(x, 2000), (y, 1500)], ranks: [1, 2, 4])
+        #expect(figures.map(\.rank) == [1, 2, 4])
+        // k = 1: x keeps 4/5 and 1/4 (mean 0.525), y keeps all.
+        #expect(abs(figures[0].meanEnergy - (0.525 + 1) / 2) < 1e-12 && abs(figures[0].worstAdapterEnergy - 0.525) < 1e-12)
+        #expect(abs(figures[0].worstModuleEnergy - 0.25) < 1e-12)
+        // k = 2: m1 whole, m2 half.
+        #expect(abs(figures[1].meanEnergy - ((1 + 0.5) / 2 + 1) / 2) < 1e-12 && abs(figures[1].worstModuleEnergy - 0.5) < 1e-12)
+        #expect(figures[2].meanEnergy == 1 && figures[2].worstAdapterEnergy == 1 && figures[2].worstModuleEnergy == 1)
+        for (i, k) in [1, 2, 4].enumerated() {
+            let expected = OutputSize.squeezed(sourceBytes: 2000, x, rank: k, dtype: nil) + OutputSize.squeezed(sourceBytes: 1500, y, rank: k, dtype: nil)
+            #expect(figures[i].bytes == expected)
+        }
+        #expect(NormalizePage.candidateRanks(maxRank: 64, limit: 512) == [1, 8, 16, 32, 64])
+        #expect(NormalizePage.candidateRanks(maxRank: 4, limit: 512) == [1, 8, 16], "8 and 16 are always offered")
+        #expect(NormalizePage.candidateRanks(maxRank: 512, limit: 256) == [1, 8, 16, 32, 64, 128, 256])
     }
 
     @Test("sizes, percentages, UTC times and relative times")
