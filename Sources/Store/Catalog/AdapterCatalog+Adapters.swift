@@ -117,7 +117,8 @@ extension AdapterCatalog {
                 SELECT \(Self.adapterColumns) FROM adapters a \(filter)
                 ORDER BY a.created_at DESC, a.digest LIMIT ? OFFSET ?
                 """, filters + [query.limit, query.offset]) { try adapterRecord($0) }
-            for index in items.indices { items[index].names = try fetchNames(items[index].digest, connection) }
+            let names = try fetchNames(of: items.map(\.digest), connection)   // one statement, not one a row
+            for index in items.indices { items[index].names = names[items[index].digest] ?? [] }
             let next = query.offset + items.count
             return AdapterPage(items: items, total: total, nextOffset: next < total && !items.isEmpty ? next : nil)
         }

@@ -71,26 +71,35 @@ extension AdapterCatalog {
     /// The names of each of `digests` (an adapter without names maps to an empty list; an unknown
     /// digest is absent), in one query.
     public func names(of digests: [SHA256Digest]) throws -> [SHA256Digest: [AdapterName]] {
+        try database.read { try fetchNames(of: digests, $0) }
+    }
+
+    /// `names(of:)` inside a read or transaction: one statement per 500 digests, names in byte order.
+    func fetchNames(of digests: [SHA256Digest], _ connection: any DatabaseConnection) throws -> [SHA256Digest: [AdapterName]] {
         let unique = Array(Set(digests))
         guard !unique.isEmpty else { return [:] }
         var result: [SHA256Digest: [AdapterName]] = [:]
-        try database.read { connection in
-            for chunk in stride(from: 0, to: unique.count, by: 500).map({ unique[$0..<min($0 + 500, unique.count)] }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-                let rows = try connection.query("""
-                    SELECT digest, NULL FROM adapters WHERE digest IN (\(marks))
-                    UNION ALL SELECT adapter_digest, name FROM names WHERE adapter_digest IN (\(marks))
-                    """, chunk.map(\.hex) + chunk.map(\.hex)) { row -> (SHA256Digest, AdapterName?) in
-                    let digest = try digest(row, 0, table: "names", column: "adapter_digest")
-                    let text = try row.column(1) as String?
-                    return (digest, try text.map { try AdapterName(stored: $0) })
-                }
-                for (digest, name) in rows {
-                    result[digest, default: []] += name.map { [$0] } ?? []
-                }
+        for chunk in stride(from: 0, to: unique.count, by: 500).map({ unique[$0..<min($0 + 500, unique.count)] }) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let rows = try connection.query("""
+                SELECT digest, NULL FROM adapters WHERE digest IN (\(marks))
+                UNION ALL SELECT adapter_digest, name FROM names WHERE adapter_digest IN (\(marks))
+                """, chunk.map(\.hex) + chunk.map(\.hex)) { row -> (SHA256Digest, AdapterName?) in
+                let digest = try digest(row, 0, table: "names", column: "adapter_digest")
+                let text = try row.column(1) as String?
+                return (digest, try text.map { text in
+                    guard let name = try? AdapterName(stored: text) else {
+                        throw CatalogError.corruptRow(table: "names", column: "name", value: text)
+                    }
+                    return name
+                })
+            }
+            for (digest, name) in rows {
+                result[digest, default: []] += name.map { [$0] } ?? []
             }
         }
-        return result.mapValues { $0.sorted { $0.description < $1.description } }
+        // Byte order, as `ORDER BY name` gives it (names are ASCII).
+        return result.mapValues { $0.sorted { Array($0.description.utf8).lexicographicallyPrecedes(Array($1.description.utf8)) } }
     }
 
     static func validatePage(limit: Int, offset: Int) throws(CatalogError) {

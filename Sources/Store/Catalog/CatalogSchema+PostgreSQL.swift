@@ -26,6 +26,7 @@ extension CatalogSchema {
             CREATE INDEX ui_sessions_by_token ON ui_sessions (token_id);
             CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires_at);
             CREATE INDEX jobs_by_created ON jobs (created_at DESC, id);
+            CREATE INDEX adapters_by_base_model_created ON adapters (base_model, created_at DESC, digest);
             """),
     ]
 

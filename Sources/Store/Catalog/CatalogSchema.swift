@@ -182,7 +182,8 @@ extension CatalogSchema {
     /// Version 6: the dashboard. `ui_sessions` keeps a signed-in browser's session as the SHA-256 of
     /// its cookie (the secret itself is never stored, as for tokens) and the token that signed it in:
     /// a session acts with that token's scope and namespace, and ends with it (revoked, expired or
-    /// deleted). Jobs are listed newest first by `jobs_by_created`.
+    /// deleted). Jobs are listed newest first by `jobs_by_created`, and one base model's adapters by
+    /// `adapters_by_base_model_created` (without it a filtered page read and sorted every match).
     static let version6 = """
         CREATE TABLE ui_sessions (
             id_hash    TEXT PRIMARY KEY CHECK (length(id_hash) = 64),
@@ -193,6 +194,7 @@ extension CatalogSchema {
         CREATE INDEX ui_sessions_by_token ON ui_sessions (token_id);
         CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires_at);
         CREATE INDEX jobs_by_created ON jobs (created_at DESC, id);
+        CREATE INDEX adapters_by_base_model_created ON adapters (base_model, created_at DESC, digest);
         """
 }
 
