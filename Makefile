@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libpq-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet deploy-lint deploy-check clean
+.PHONY: deps pydeps build release test test-python screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet bench-dashboard deploy-lint deploy-check clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, libpq, OpenSSL) when missing.
 deps:
@@ -139,6 +139,10 @@ bench-merge: deps pydeps
 # SQLite against PostgreSQL (fsync off and on), 1 and 3 replicas: cached downloads, cold squeezes, catalog operations; see Benchmarks/README.md.
 bench-fleet: release
 	bash Benchmarks/fleet.sh
+
+# Every dashboard page with 10,000 adapters, server-side (Server-Timing) against 50 ms; own release build in .build-bench; see Benchmarks/README.md.
+bench-dashboard: deps
+	bash Benchmarks/dashboard.sh
 
 # The deployment files, offline: hadolint, both kustomize overlays against the Kubernetes schemas, the systemd unit (Deploy/README.md).
 deploy-lint:
