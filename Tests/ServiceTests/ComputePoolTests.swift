@@ -43,8 +43,13 @@ struct ComputePoolTests {
         defer { pool.close() }
         let gate = DispatchSemaphore(value: 0)
         let counter = Counter()
-        let blocker = Task { try await pool.run { gate.wait() } }
-        while pool.queuedCount > 0 { try await Task.sleep(for: .milliseconds(1)) }
+        // Each step waits for what it needs to have happened (a job running, a job queued), never for
+        // a fixed time: on a loaded machine (CI runs ~600 tests at once) a job may start late. A fixed
+        // 20 ms once let the "running" job still be queued when its caller was cancelled, and it was
+        // then skipped, as queued ones are.
+        let blockerRunning = Locked(false)
+        let blocker = Task { try await pool.run { blockerRunning.withLock { $0 = true }; gate.wait() } }
+        while !blockerRunning.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
         let queued = Task { try await pool.run { counter.ran.withLock { $0 += 1 } } }
         while pool.queuedCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
         queued.cancel()
@@ -55,13 +60,15 @@ struct ComputePoolTests {
         try await pool.run { }
         #expect(counter.ran.withLock { $0 } == 0)
 
+        let started = Locked(false)
         let running = Task {
             try await pool.run { (flag: CancellationFlag) in
+                started.withLock { $0 = true }
                 while !flag.isRaised { Thread.sleep(forTimeInterval: 0.001) }
                 counter.sawFlag.withLock { $0 = true }
             }
         }
-        try await Task.sleep(for: .milliseconds(20))
+        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
         running.cancel()
         try await running.value   // the job ended once it saw the flag
         #expect(counter.sawFlag.withLock { $0 })

@@ -102,9 +102,6 @@ extension AdapterService {
         }
     }
 
-    /// Rehashes every blob at most `scrubBytesPerSecond`, on the I/O pool, one blob per job (so other
-    /// I/O interleaves). A damaged blob is quarantined as on a read (`checkBlob`). Returns the report.
-    @discardableResult
     /// The scheduled scrub, by one replica at a time: on a shared blob directory every replica's
     /// schedule comes due, and the one that takes the fleet-wide "scrub" lock reads the blobs while
     /// the others skip this round (on SQLite the lock is always free).
@@ -132,6 +129,9 @@ extension AdapterService {
         await release(lock)
     }
 
+    /// Rehashes every blob at most `scrubBytesPerSecond`, on the I/O pool, one blob per job (so other
+    /// I/O interleaves). A damaged blob is quarantined as on a read (`checkBlob`). Returns the report.
+    @discardableResult
     func scrub() async -> BlobScrubReport {
         let blobs = catalog.blobs
         var report = BlobScrubReport(strayFiles: [])
