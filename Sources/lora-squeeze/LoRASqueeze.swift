@@ -10,6 +10,6 @@ struct LoRASqueeze: AsyncParsableCommand {
             every module at one rank with its scale folded in, as vLLM and PEFT load it.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, SqueezeCommand.self, ExtractCommand.self, InspectCommand.self, ScrubCommand.self, BenchCommand.self, DemoCommand.self, TokenCommand.self, MigrateCommand.self]
+        subcommands: [ServeCommand.self, SqueezeCommand.self, ExtractCommand.self, InspectCommand.self, ScrubCommand.self, BenchCommand.self, DemoCommand.self, TokenCommand.self, MigrateCommand.self, AnnealPlanCommand.self]
     )
 }

@@ -22,7 +22,7 @@ struct RouteAccessTableTests {
         "GET /v1/adapters/{ref}/spectrum": "read", "GET /v1/adapters/{ref}/spectrum.svg": "read", "GET /v1/jobs/{id}": "read",
         "POST /v1/adapters": "write", "PUT /v1/names/{name}": "write", "DELETE /v1/names/{name}": "write",
         "PUT /v1/adapters/{ref}/squeezed/{rank}/pin": "write", "DELETE /v1/adapters/{ref}/squeezed/{rank}/pin": "write",
-        "POST /v1/normalize": "write",
+        "POST /v1/normalize": "write", "POST /v1/anneal/plan": "read",
         "DELETE /v1/adapters/{ref}": "admin", "POST /v1/tokens": "admin", "GET /v1/tokens": "admin",
         "DELETE /v1/tokens/{id}": "admin", "GET /v1/audit": "admin",
         "GET /hub/{view}/api/models/{ref}": "read", "GET /hub/{view}/api/models/{ref}/revision/{revision}": "read",
@@ -164,6 +164,7 @@ struct RouteAccessTableTests {
         case ("PUT", _) where path.hasPrefix("/v1/names"): return (method, target, "{\"adapter\": \"\(digest)\"}")
         case ("PUT", _) where path.hasPrefix("/v1/base-names"): return (method, target, "{\"base\": \"\(digest)\"}")
         case ("POST", "/v1/normalize"): return (method, target, #"{"adapters": ["team-a/base"], "rank": 2}"#)
+        case ("POST", "/v1/anneal/plan"): return (method, target, #"{"fromRank": 64, "toRank": 8, "totalSteps": 2000}"#)
         case ("POST", "/v1/extract"): return (method, target, #"{"base": "team-a/none", "tuned": "team-a/none", "rank": 2, "name": "team-a/x"}"#)
         case ("POST", "/v1/tokens"): return (method, target, #"{"name": "walk", "scope": "read", "namespace": "team-a"}"#)
         case ("GET", "/v1/blobs/{digest}"): return (method, target, nil)

@@ -30,6 +30,7 @@ extension AdapterService {
         addOperationsRoutes(&table)
         addAccessRoutes(&table)
         addHubRoutes(&table)
+        addAnnealRoutes(&table)
         addDashboardRoutes(&table)
         return table
     }
