@@ -117,10 +117,11 @@ struct SqueezeRequest: Sendable, Equatable {
         return items.joined(separator: "&")
     }
 
-    func squeezer(workers: Int) -> AdapterSqueezer {
+    func squeezer(workers: Int, projections: Bool = false) -> AdapterSqueezer {
         let policy = energy.map { RankPolicy(.energy($0), maxRank: rank) } ?? .fixed(rank)
         return AdapterSqueezer(module: ModuleSqueezer(method: method, policy: policy,
-                                                      rsvd: RSVDOptions(oversample: oversample, powerIterations: powerIterations, seed: seed)),
+                                                      rsvd: RSVDOptions(oversample: oversample, powerIterations: powerIterations, seed: seed),
+                                                      projections: projections),
                                deploymentRank: rank, dtype: dtype, workers: workers)
     }
 }

@@ -41,8 +41,20 @@ extension AdapterService {
             let r = try await record(request, caller)
             let squeeze = try squeezeRequest(request.pathParameters["rank"] ?? "", request)
             let file = request.pathParameters["file"] ?? ""
+            if file == Self.projectionsFile {
+                // The squeeze's T_A, T_B per module, for a trainer annealing the rank (exact method).
+                func respond(_ entry: CacheEntry) async throws -> HTTPResponse {
+                    try await blobResponse(entry.weightsBlob, contentType: "application/octet-stream", request: request,
+                                           cacheControl: Self.computedCacheControl, of: nil)
+                }
+                if request.method == .head {
+                    guard let entry = try await cachedProjections(r, squeeze) else { return Self.notComputedYet(contentType: "application/octet-stream") }
+                    return try await respond(entry)
+                }
+                return try await withCached(r, { try await projections(r, squeeze, client: Self.client(request)) }, respond)
+            }
             guard file == PEFTFiles.config || file == PEFTFiles.weights else {
-                throw HTTPError(.notFound, type: "not-found", detail: "a squeezed adapter has adapter_config.json and adapter_model.safetensors, not \"\(file.prefix(80))\"")
+                throw HTTPError(.notFound, type: "not-found", detail: "a squeezed adapter has adapter_config.json, adapter_model.safetensors and projections.safetensors, not \"\(file.prefix(80))\"")
             }
             if file == PEFTFiles.config && r.format == .kohya {
                 throw HTTPError(.notFound, type: "not-found", detail: "adapter \(r.digest.hex) is a kohya file: it has no adapter_config.json")
