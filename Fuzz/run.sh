@@ -23,7 +23,7 @@ set -uo pipefail   # not -e: a crash in one target must not stop the others or t
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 build="$root/.build-fuzz"
-all_targets=(safetensors-header multipart tar peft-config kohya-adapter model-directory http)
+all_targets=(safetensors-header multipart tar peft-config kohya-adapter model-directory http form-body)
 
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -50,12 +50,12 @@ harness() {
     case "$1" in
         safetensors-header) echo SafetensorsHeaderFuzz ;; multipart) echo MultipartFuzz ;; tar) echo TarFuzz ;;
         peft-config) echo PEFTConfigFuzz ;; kohya-adapter) echo KohyaAdapterFuzz ;; http) echo HTTPParserFuzz ;;
-        model-directory) echo ModelDirectoryFuzz ;;
+        model-directory) echo ModelDirectoryFuzz ;; form-body) echo FormBodyFuzz ;;
     esac
 }
 max_len() {
     case "$1" in
-        safetensors-header|tar|kohya-adapter|model-directory) echo 65536 ;; multipart) echo 16384 ;; peft-config) echo 8192 ;; http) echo 4096 ;;
+        safetensors-header|tar|kohya-adapter|model-directory) echo 65536 ;; multipart) echo 16384 ;; peft-config) echo 8192 ;; http) echo 4096 ;; form-body) echo 16384 ;;
     esac
 }
 uses_adapter_formats() { [[ "$1" == safetensors-header || "$1" == tar || "$1" == peft-config || "$1" == kohya-adapter || "$1" == model-directory ]]; }
@@ -64,6 +64,8 @@ own_sources() {
     case "$1" in
         http) printf '%s\n' "$root"/Sources/HTTPServer/Parser/*.swift "$root/Sources/HTTPServer/HTTPLimits.swift" \
                             "$root/Sources/HTTPServer/Support/HTTPStatus.swift" "$here/$(harness "$1").swift" ;;
+        form-body) printf '%s\n' "$root/Sources/HTTPServer/Request/FormBody.swift" "$root/Sources/HTTPServer/Parser/HTTPByteClass.swift" \
+                                 "$root/Sources/HTTPServer/Parser/PercentDecoding.swift" "$here/$(harness "$1").swift" ;;
         multipart) printf '%s\n' "$root"/Sources/HTTPServer/Multipart/*.swift "$here/Support/FuzzSupport.swift" \
                                  "$here/$(harness "$1").swift" ;;
         *) printf '%s\n' "$here/Support/FuzzSupport.swift" "$here/$(harness "$1").swift" ;;
