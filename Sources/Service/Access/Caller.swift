@@ -22,9 +22,12 @@ struct Caller: Sendable {
     }
 
     /// The adapter's names the caller may see.
-    func visibleNames(_ record: AdapterRecord) -> [AdapterName] {
-        guard let namespace else { return record.names }
-        return record.names.filter { $0.isIn(namespace: namespace) }
+    func visibleNames(_ record: AdapterRecord) -> [AdapterName] { visible(record.names) }
+
+    /// Of `names` (an adapter's), those the caller may see.
+    func visible(_ names: [AdapterName]) -> [AdapterName] {
+        guard let namespace else { return names }
+        return names.filter { $0.isIn(namespace: namespace) }
     }
 
     /// The record as the caller may see it: its names outside the namespace left out.

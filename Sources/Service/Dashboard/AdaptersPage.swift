@@ -39,7 +39,7 @@ struct AdaptersPage {
         var body = HTML()
         for row in rows {
             let r = row.record
-            let link = "/ui/adapters/" + Self.reference(r)
+            let link = DashboardFormat.adapterPath(name: r.names.first, digest: r.digest.hex)
             var names: HTML = "<a href=\"\(link)\">\(DashboardFormat.shortDigest(r.digest.hex))</a>"
             if let first = r.names.first {
                 names = "<a href=\"\(link)\">\(first.description)</a>"
@@ -76,10 +76,5 @@ struct AdaptersPage {
             \(pager)
             \(selectionForm)
             """)
-    }
-
-    /// How a page links to an adapter: its first name (readable, two segments when namespaced), else its digest.
-    static func reference(_ r: AdapterRecord) -> String {
-        r.names.first.map { DashboardFormat.pathSegment($0.description, keepingSlash: true) } ?? r.digest.hex
     }
 }

@@ -23,7 +23,7 @@ struct CachePage {
         var rows = HTML()
         for e in entries {
             let name = names[e.key.adapter]?.first
-            let adapter: HTML = "<a href=\"/ui/adapters/\(name.map { DashboardFormat.pathSegment($0.description, keepingSlash: true) } ?? e.key.adapter.hex)\">\(name?.description ?? String(e.key.adapter.hex.prefix(12)))</a>"
+            let adapter: HTML = "<a href=\"\(DashboardFormat.adapterPath(name: name, digest: e.key.adapter.hex))\">\(name?.description ?? String(e.key.adapter.hex.prefix(12)))</a>"
             let what: HTML = e.base != nil ? "merged shard" : "rank \(e.key.rank)"
             let pinned: HTML = e.pinned ? "<span class=\"badge\">pinned</span>" : "no"
             rows += "<tr><th scope=\"row\">\(adapter)</th><td>\(what)</td><td><code>\(e.key.options.isEmpty ? "defaults" : e.key.options)</code></td><td class=\"num\">\(DashboardFormat.bytes(e.bytes))</td><td>\(pinned)</td><td class=\"num\">\(e.hitCount)</td><td>\(DashboardFormat.time(e.createdAt, now: context.now))</td><td>\(DashboardFormat.time(e.lastUsedAt, now: context.now))</td></tr>"

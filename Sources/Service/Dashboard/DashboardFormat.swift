@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// How the dashboard writes numbers, sizes and times: sizes in binary units with one decimal,
 /// energy as a percentage with two decimals, dates in UTC with the time since.
@@ -78,6 +79,12 @@ enum DashboardFormat {
             }
         }
         return out
+    }
+
+    /// The dashboard path of an adapter: by its first name (two readable segments when namespaced),
+    /// else by digest.
+    static func adapterPath(name: AdapterName?, digest: String) -> String {
+        "/ui/adapters/" + (name.map { pathSegment($0.description, keepingSlash: true) } ?? digest)
     }
 
     /// A query component (`application/x-www-form-urlencoded`'s byte set, space as %20).

@@ -50,7 +50,7 @@ struct JobPage {
             let subject: HTML
             if !extract, let digest = try? SHA256Digest(item.subject) {
                 let name = names[digest]?.first
-                subject = "<a href=\"/ui/adapters/\(name.map { DashboardFormat.pathSegment($0.description, keepingSlash: true) } ?? item.subject)\">\(name?.description ?? String(item.subject.prefix(12)))</a>"
+                subject = "<a href=\"\(DashboardFormat.adapterPath(name: name, digest: item.subject))\">\(name?.description ?? String(item.subject.prefix(12)))</a>"
             } else {
                 subject = "<code>\(item.subject)</code>"
             }

@@ -29,9 +29,7 @@ struct ExtractRequest: Codable, Sendable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        for key in CodingKeys.allCases where c.contains(key) {
-            if try c.decodeNil(forKey: key) { throw JSONBody.NullField(name: key.stringValue) }
-        }
+        try c.refuseNulls()
         base = try c.decode(String.self, forKey: .base)
         tuned = try c.decode(String.self, forKey: .tuned)
         rank = try c.decode(Int.self, forKey: .rank)

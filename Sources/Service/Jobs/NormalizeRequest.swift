@@ -33,9 +33,7 @@ struct NormalizeRequest: Codable, Sendable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        for key in CodingKeys.allCases where c.contains(key) {
-            if try c.decodeNil(forKey: key) { throw JSONBody.NullField(name: key.stringValue) }
-        }
+        try c.refuseNulls()
         adapters = try c.decodeIfPresent([String].self, forKey: .adapters)
         prefix = try c.decodeIfPresent(String.self, forKey: .prefix)
         all = try c.decodeIfPresent(Bool.self, forKey: .all)

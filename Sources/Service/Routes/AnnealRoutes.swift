@@ -15,9 +15,7 @@ extension AdapterService {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            for key in CodingKeys.allCases where c.contains(key) {
-                if try c.decodeNil(forKey: key) { throw JSONBody.NullField(name: key.stringValue) }
-            }
+            try c.refuseNulls()
             fromRank = try c.decode(Int.self, forKey: .fromRank)
             toRank = try c.decode(Int.self, forKey: .toRank)
             totalSteps = try c.decode(Int.self, forKey: .totalSteps)

@@ -63,7 +63,7 @@ extension AdapterService {
                 let page = try catalog.cacheEntries(namespace: namespace, limit: limit, offset: offset)
                 return (try catalog.cacheCounters(), page, try catalog.names(of: page.items.map(\.key.adapter)))
             }
-            let visible = names.mapValues { list in list.filter { name in namespace.map { name.isIn(namespace: $0) } ?? true } }
+            let visible = names.mapValues(context.caller.visible)
             return Self.html(CachePage(counters: counters, budget: limits.cacheBudgetBytes, pinnedCap: limits.pinnedBytesCap,
                                        entries: page.items, names: visible, total: page.total, offset: offset,
                                        limit: limit).render(context))
@@ -87,7 +87,7 @@ extension AdapterService {
             }) else {
                 throw HTTPError(.notFound, type: "not-found", detail: "no job \(id)")
             }
-            let visible = names.mapValues { list in list.filter { name in namespace.map { name.isIn(namespace: $0) } ?? true } }
+            let visible = names.mapValues(context.caller.visible)
             return Self.html(JobPage(job: job, items: items, names: visible).render(context))
         }
 

@@ -62,3 +62,13 @@ extension JSONBody {
         return "of another type"
     }
 }
+
+extension KeyedDecodingContainer where Key: CaseIterable {
+    /// Refuses (`JSONBody.NullField`) a known key given as `null`: the request bodies have no nullable
+    /// field, and a `null` beside another field that says the same thing would be ambiguous.
+    func refuseNulls() throws {
+        for key in Key.allCases where contains(key) {
+            if try decodeNil(forKey: key) { throw JSONBody.NullField(name: key.stringValue) }
+        }
+    }
+}
