@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libpq-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet bench-dashboard deploy-lint deploy-check clean
+.PHONY: deps pydeps build release test test-python test-python-train screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet bench-dashboard deploy-lint deploy-check clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, libpq, OpenSSL) when missing.
 deps:
@@ -29,6 +29,7 @@ pydeps:
 
 # The test command (README, CI): every Swift Testing suite (the catalog's suites twice: on SQLite, then
 # on a throwaway PostgreSQL cluster, Tests/Postgres/with-cluster.sh), the interop and OpenAPI checks,
+# the Python client against a real server (clients/python/test.sh: mypy --strict, pytest),
 # the contract test (schemathesis against the served spec, 60 examples an operation; `make contract`
 # runs 100), the Hub protocol with three
 # huggingface_hub versions (Tests/Hub), three replicas on one PostgreSQL (Tests/Fleet), the dashboard
@@ -51,6 +52,7 @@ test: deps pydeps
 	TMPDIR=$(SWIFT_TMP) $(STEP) postgres-tests bash Tests/Postgres/with-cluster.sh $(SWIFT) test --skip-build --filter 'StoreTests\.(AdapterCatalog|Postgres)'
 	$(STEP) interop python3 Tests/Interop/check_interop.py .build/debug/lora-squeeze
 	$(STEP) openapi python3 Tests/Interop/check_openapi.py Sources/Service/Resources/openapi.json
+	$(STEP) python-client bash clients/python/test.sh .build/debug/lora-squeeze
 	CONTRACT_EXAMPLES=60 $(STEP) contract bash Tests/Contract/run.sh .build/debug/lora-squeeze
 	$(STEP) hub bash Tests/Hub/run.sh .build/debug/lora-squeeze
 	$(STEP) fleet bash Tests/Postgres/with-cluster.sh python3 Tests/Fleet/e2e_fleet.py .build/debug/lora-squeeze
@@ -66,6 +68,12 @@ test: deps pydeps
 # squeezed adapter applied through PEFT.
 test-python: build
 	HUB_CLIENTS=0 HUB_VLLM=0 bash Tests/Hub/run.sh .build/debug/lora-squeeze
+
+# The Python package's rank annealer (clients/python/tests/test_anneal.py) with torch, PEFT and
+# transformers, in a virtualenv clients/python/test.sh makes once (.build/py-train); about 1.5 minutes.
+# The client's own tests need none of them and run in `make test`.
+test-python-train: build
+	bash clients/python/test.sh .build/debug/lora-squeeze train
 
 # Every dashboard page at 1280×800 and 390×844 into docs/screenshots/ (the README shows them), taken
 # by the browser test's own run (Tests/Dashboard/run.sh: headless Chromium, a seeded server).
