@@ -115,6 +115,11 @@ def download(fetch: Fetch, dest: Path) -> Transfer:
             received += len(chunk)
         f.flush()
         os.fsync(f.fileno())
+    declared = response.getheader("Content-Length")
+    if declared is not None and declared.isdigit() and received < int(declared):
+        # http.client's read(n) returns what arrived when a connection closes early, without an error:
+        # the part and its ETag stay for the next attempt to resume from.
+        raise ConnectionError(f"{dest.name}: the connection closed after {received} of {declared} bytes")
     actual = hasher.hexdigest()
     if actual != expected:
         _discard(part, tag_file)

@@ -229,17 +229,26 @@ def test_the_cli_and_the_service_squeeze_alike(server: Server, tmp_path: Path) -
 # -- the retry and verification rules, against a fake server ----------------------------------------
 
 class Fake(http.server.BaseHTTPRequestHandler):
-    answers: list[tuple[int, dict[str, str], bytes]] = []
+    """Answers GETs from ``answers`` in order; an answer's fourth item, when present, is the Content-Length
+    to declare (more than the body sent: the connection is then cut after the body)."""
+
+    answers: list[tuple[Any, ...]] = []
     seen: list[str] = []
+    ranges: list[str | None] = []
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         Fake.seen.append(self.path)
-        status, headers, body = Fake.answers.pop(0)
+        Fake.ranges.append(self.headers.get("Range"))
+        status, headers, body, *declared = Fake.answers.pop(0)
         self.send_response(status)
-        for k, v in {**headers, "Content-Length": str(len(body))}.items():
+        for k, v in {**headers, "Content-Length": str(declared[0] if declared else len(body))}.items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+        if declared:
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -248,7 +257,7 @@ class Fake(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def fake() -> Iterator[str]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
-    Fake.answers, Fake.seen = [], []
+    Fake.answers, Fake.seen, Fake.ranges = [], [], []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -293,3 +302,15 @@ def test_urls_are_checked() -> None:
     with pytest.raises(ValueError, match="namespace/name"):
         Client("http://host").adapter("a/b/c")
 
+
+
+def test_a_connection_cut_midway_resumes_where_it_stopped(fake: str, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    cut = 300_000
+    Fake.answers = [(200, {"ETag": etag}, data[:cut], len(data)),
+                    (206, {"ETag": etag, "Content-Range": f"bytes {cut}-{len(data) - 1}/{len(data)}"}, data[cut:])]
+    transfer = Client(fake, max_retry_wait=0).fetch_file("/file", tmp_path / "f")
+    assert Fake.ranges == [None, f"bytes={cut}-"]
+    assert (transfer.status, transfer.resumed_from, transfer.bytes_received) == (206, cut, len(data) - cut)
+    assert (tmp_path / "f").read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
