@@ -152,14 +152,27 @@ def _reload(name: str, layer: Any, adapter_name: str, rank: int, config: Any, we
     for param, new, matrix, left in ((a, a_new, t_a, True), (b, b_new, t_b, False)):
         if state is not None and param in state:
             _carry_state(name, param, state, matrix, left, c, second_moment)
-        param.data = (new.to(device=param.device, dtype=param.dtype) * c).contiguous()
-        param.grad = None
+        _replace_data(param, (new.to(device=param.device, dtype=param.dtype) * c).contiguous())
     a_linear.out_features = rank
     b_linear.in_features = rank
     layer.r[adapter_name] = rank
     layer.scaling[adapter_name] = scale
     after = _energy(scale, b.double(), a.double())
     return ModuleSqueeze(name, old_rank, rank, after / before if before > 0 else 1.0)
+
+
+def _replace_data(param: torch.nn.Parameter, data: torch.Tensor) -> None:
+    """Give ``param`` new data of another shape, keeping the object (the optimizer holds it).
+
+    autograd caches a leaf's gradient accumulator, with the leaf's shape, for as long as a graph
+    holds it: a training loop's last ``loss`` still alive across the squeeze would make the next
+    backward refuse the new shape. ``set_data`` drops that cache only when the dtype or device
+    changes (torch/csrc/autograd/variable.cpp), so the data goes through another dtype on its way.
+    """
+    detour = torch.float64 if data.dtype != torch.float64 else torch.float32
+    param.data = data.to(detour)
+    param.data = data
+    param.grad = None
 
 
 def _carry_state(name: str, param: torch.nn.Parameter, state: Any, matrix: torch.Tensor, left: bool, c: float,

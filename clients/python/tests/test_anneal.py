@@ -167,7 +167,8 @@ def test_a_plain_loop_follows_the_plan_through_the_service(server: Server, tmp_p
     ranks = []
     for step in range(plan.total_steps):
         assert annealer.rank == plan.rank_at(step)
-        model(x, y)["loss"].backward()
+        loss = model(x, y)["loss"]  # alive across the squeeze, as in most loops: its graph holds the old shapes
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         annealer.step(step + 1)
