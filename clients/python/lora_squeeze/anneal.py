@@ -272,7 +272,7 @@ class RankAnnealer:
 
         annealer = self
 
-        class RankAnnealerCallback(TrainerCallback):  # type: ignore[misc]
+        class RankAnnealerCallback(TrainerCallback):  # type: ignore[misc, unused-ignore]
             def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
                 annealer.step(int(state.global_step), kwargs.get("optimizer"))
 
