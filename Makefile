@@ -6,7 +6,7 @@ PORT ?= 8080
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libsqlite3-dev libpq-dev libssl-dev pkg-config openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pydeps build release test test-python test-python-train screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet bench-dashboard deploy-lint deploy-check clean
+.PHONY: deps pydeps build release test test-python test-python-train experiment screenshots tsan contract crash-test interop fuzz run demo bench bench-http bench-service bench-flood bench-auth bench-hub bench-merge bench-fleet bench-dashboard deploy-lint deploy-check clean
 
 # Installs the system libraries the package links (OpenBLAS, LAPACKE, SQLite, libpq, OpenSSL) when missing.
 deps:
@@ -74,6 +74,11 @@ test-python: build
 # The client's own tests need none of them and run in `make test`.
 test-python-train: build
 	bash clients/python/test.sh .build/debug/lora-squeeze train
+
+# The paper's claim, reproduced small on CPU (experiments/paper-small/README.md): a release build, then
+# the experiment in the same virtualenv as test-python-train.
+experiment: release
+	bash experiments/paper-small/run.sh .build/release/lora-squeeze
 
 # Every dashboard page at 1280×800 and 390×844 into docs/screenshots/ (the README shows them), taken
 # by the browser test's own run (Tests/Dashboard/run.sh: headless Chromium, a seeded server).
