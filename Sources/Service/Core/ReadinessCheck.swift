@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import Store
 
 /// `/readyz`'s proof that the catalog and the blob store take writes, done at most once per
 /// `maxAge`: a probe every second from each of several kubelets and load balancers must not become a
@@ -8,10 +9,26 @@ final class ReadinessCheck: Sendable {
     /// How long a result stands.
     static let maxAge: Duration = .seconds(1)
 
+    /// Why the service is not ready: `detail` names the part that refused a write and is what the
+    /// open probe answers; `cause`, the error itself (paths, database messages), goes to the log only.
+    struct Failure: Equatable, Sendable {
+        var detail: String
+        var cause: String
+
+        init(_ error: any Error) {
+            cause = "\(error)"
+            if let refused = error as? WriteCheckFailure {
+                detail = "the \(refused.part.rawValue) does not take writes (the server's log says why)"
+            } else {
+                detail = "the catalog is unavailable (the server's log says why)"
+            }
+        }
+    }
+
     struct Last {
         var at: ContinuousClock.Instant
         /// nil when ready, else why not.
-        var failure: String?
+        var failure: Failure?
     }
     private let last = Locked<Last?>(nil)
 
@@ -22,10 +39,10 @@ final class ReadinessCheck: Sendable {
 
     /// nil when ready, else why not. `check` runs (off the cooperative threads: the caller's job) only
     /// when the last result is older than `maxAge`.
-    func failure(now: ContinuousClock.Instant = .now, _ check: () async throws -> Void) async -> String? {
+    func failure(now: ContinuousClock.Instant = .now, _ check: () async throws -> Void) async -> Failure? {
         if let recent = recent(now: now) { return recent.failure }
-        var failure: String?
-        do { try await check() } catch { failure = "\(error)" }
+        var failure: Failure?
+        do { try await check() } catch { failure = Failure(error) }
         last.withLock { $0 = Last(at: now, failure: failure) }
         return failure
     }

@@ -17,7 +17,7 @@ extension AdapterService {
             // Proves the catalog and the blob store take writes — at most once a second, on the catalog's
             // write thread, however many probes arrive.
             let failure = await readiness.failure({ try await store.write { try $0.checkWritable() } })
-            if let failure { logger.error("readyz: \(failure)") }
+            if let failure { logger.error("readyz: not ready", metadata: ["cause": "\(failure.cause)"]) }
             return try readyAnswer(failure: failure)
         }
 
@@ -39,12 +39,12 @@ extension AdapterService {
     }
 
     /// `/readyz`'s answer: draining, unavailable (with why), or ready (with a warning when auth is off).
-    private func readyAnswer(failure: String?) throws -> HTTPResponse {
+    private func readyAnswer(failure: ReadinessCheck.Failure?) throws -> HTTPResponse {
         if isDraining {
             return .json("{\"status\":\"draining\"}", status: .serviceUnavailable)
         }
         if let failure {
-            return .json(try JSONBody.encode(["status": "unavailable", "detail": failure]), status: .serviceUnavailable)
+            return .json(try JSONBody.encode(["status": "unavailable", "detail": failure.detail]), status: .serviceUnavailable)
         }
         guard configuration.access.enabled else {
             return .json(try JSONBody.encode(["status": "ready",
