@@ -97,7 +97,11 @@ def lora_layers(model: Any, adapter_name: str = "default") -> dict[str, Any]:
 
 def current_rank(model: Any, adapter_name: str = "default") -> int:
     """The adapter's rank (the largest over its modules)."""
-    return max(int(layer.r[adapter_name]) for layer in lora_layers(model, adapter_name).values())
+    return _largest_rank(lora_layers(model, adapter_name), adapter_name)
+
+
+def _largest_rank(layers: dict[str, Any], adapter_name: str) -> int:
+    return max(int(layer.r[adapter_name]) for layer in layers.values())
 
 
 def squeeze_peft_model(model: Any, rank: int, squeezer: Squeezer, *, optimizer: torch.optim.Optimizer | None = None,
@@ -108,7 +112,7 @@ def squeeze_peft_model(model: Any, rank: int, squeezer: Squeezer, *, optimizer: 
         raise ValueError(f"second_moment must be 'project' or 'reset', not {second_moment!r}")
     layers = lora_layers(model, adapter_name)
     config = model.peft_config[adapter_name]
-    from_rank = max(int(layer.r[adapter_name]) for layer in layers.values())
+    from_rank = _largest_rank(layers, adapter_name)
     if rank >= from_rank:
         raise ValueError(f"cannot squeeze rank {from_rank} to {rank}: the new rank must be lower")
     started = time.monotonic()

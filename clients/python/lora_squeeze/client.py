@@ -199,7 +199,8 @@ class Client:
         A connection lost midway is resumed from where it stopped (``retries`` times).
         """
         def fetch(extra: dict[str, str]) -> Any:
-            return self._open("GET", path, headers=extra, ok=(200, 206, 304, 416))
+            # Not repeated by _open: a lost connection, before or during the body, is this loop's to retry.
+            return self._open("GET", path, headers=extra, ok=(200, 206, 304, 416), idempotent=False)
 
         for attempt in range(self.retries + 1):
             try:
@@ -210,7 +211,7 @@ class Client:
                 if attempt >= self.retries:
                     raise
                 log.warning("%s: %s; resuming", dest.name, error)
-                time.sleep(min(2.0 ** attempt, self.max_retry_wait))
+                self._back_off(attempt)
         raise AssertionError("unreachable")
 
     # -- jobs and plans ---------------------------------------------------------------------------
@@ -272,6 +273,10 @@ class Client:
             raise ValueError(f"{ref!r} is not a digest, a name or a namespace/name")
         return "/v1/adapters/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
 
+    def _back_off(self, attempt: int) -> None:
+        """The wait before retry ``attempt + 1`` of a lost connection: 1, 2, 4 … s, at most ``max_retry_wait``."""
+        time.sleep(min(2.0 ** attempt, self.max_retry_wait))
+
     def _connection(self) -> http.client.HTTPConnection:
         if self._scheme == "https":
             context = self._ssl or ssl.create_default_context()
@@ -304,7 +309,7 @@ class Client:
                 connection.close()
                 if not repeatable or attempt >= self.retries:
                     raise
-                time.sleep(min(2.0 ** attempt, self.max_retry_wait))
+                self._back_off(attempt)
                 continue
             if response.status < 400 or response.status in ok:
                 return response

@@ -96,3 +96,8 @@ def best_rank(delta: np.ndarray, rank: int) -> np.ndarray:
     """The Eckart–Young optimum of ``delta`` at ``rank``, by a dense SVD in double precision."""
     u, s, vt = np.linalg.svd(delta.astype(np.float64), full_matrices=False)
     return (u[:, :rank] * s[:rank]) @ vt[:rank]
+
+
+def relative_error(got: np.ndarray, want: np.ndarray) -> float:
+    """‖got − want‖_F / ‖want‖_F."""
+    return float(np.linalg.norm(got - want) / np.linalg.norm(want))

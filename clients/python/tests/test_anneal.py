@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import Server, best_rank
+from conftest import Server, best_rank, relative_error
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file
 from torch import nn
@@ -64,10 +64,6 @@ def updates(model: Any) -> dict[str, np.ndarray]:
     return {name: float(layer.scaling["default"]) * (layer.lora_B["default"].weight.detach().double()
                                                       @ layer.lora_A["default"].weight.detach().double()).numpy()
             for name, layer in lora_layers(model).items()}
-
-
-def relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
 
 
 @pytest.fixture()

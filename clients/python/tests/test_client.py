@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from conftest import Server, best_rank, make_adapter
+from conftest import Server, best_rank, make_adapter, relative_error
 from safetensors.numpy import load_file
 
 from lora_squeeze import (CLISqueezer, Client, IntegrityError, LoraSqueezeError, ProblemError, ServiceSqueezer)
@@ -38,10 +38,6 @@ class RecordingClient(Client):
 @pytest.fixture()
 def client(server: Server) -> Client:
     return Client(server.url, server.token)
-
-
-def relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
 
 
 def test_upload_a_directory_twice(client: Client, tmp_path: Path) -> None:
